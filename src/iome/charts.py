@@ -1,0 +1,147 @@
+"""Altair charts with the course's accessible defaults.
+
+Every chart: a title, axis titles with units, a source line, a colour-blind-safe palette
+(Okabe & Ito) that is never the only cue, and a text ``description`` that the book shows under
+the chart and screen readers announce. The home country from course.yml is always highlighted.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from . import data
+from .settings import load_course
+
+# Okabe & Ito (2008) colour-blind-safe palette, one colour per World Bank income group.
+INCOME_COLORS = {"Low": "#D55E00", "Lower middle": "#E69F00", "Upper middle": "#56B4E9", "High": "#0072B2"}
+HOME_COLOR = "#000000"
+FONT = "Arial, Helvetica, sans-serif"
+# Altair 6 calls its type "application/vnd.vegalite.v6.json", which nbformat only accepts as a string;
+# the "+json" form keeps the spec a JSON object in the notebook.
+VEGALITE_MIME = "application/vnd.vegalite.v6+json"
+
+
+def _theme() -> alt.theme.ThemeConfig:
+    return {"config": {
+        "font": FONT,
+        "title": {"fontSize": 15, "anchor": "start", "subtitleColor": "#444", "subtitleFontSize": 11},
+        "axis": {"labelFontSize": 12, "titleFontSize": 12},
+        "legend": {"labelFontSize": 12, "titleFontSize": 12},
+        "view": {"stroke": None},
+    }}
+
+
+def _renderer(spec: dict, **metadata):
+    """Altair's html output (what Jupyter shows) plus the Vega-Lite spec (what the book renders
+    with its own JavaScript, see iome.sphinxext)."""
+    from altair.vegalite.v6.display import html_renderer
+    bundle = html_renderer(spec, **metadata)
+    bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+    bundle[VEGALITE_MIME] = spec
+    return bundle
+
+
+alt.theme.register("iome", enable=True)(_theme)
+alt.renderers.register("iome", _renderer)
+alt.renderers.enable("iome")
+
+
+def source_line(*names: str) -> str:
+    """'Source: ...' text naming the dataset, indicator code and licence of each resource."""
+    parts = []
+    for name in names:
+        res = data.describe(name)
+        parts.append(res.get("attribution") or res["title"])
+    return "Source: " + " ".join(dict.fromkeys(parts))
+
+
+def income_scale() -> alt.Scale:
+    return alt.Scale(domain=list(INCOME_COLORS), range=list(INCOME_COLORS.values()))
+
+
+def label(frame: pd.DataFrame, home: str | None = None) -> pd.DataFrame:
+    """Add 'role' (home country / comparison) and 'label' columns used for highlighting."""
+    home = home or load_course().home
+    out = frame.copy()
+    out["role"] = (out["iso3"] == home).map({True: "Home country", False: "Comparison"})
+    out["label"] = out["name"] + (out["iso3"] == home).map({True: " (home)", False: ""})
+    # only what the chart draws: the data is embedded in the page, keep it small
+    return out[[c for c in ("iso3", "name", "income_group", "year", "value", "role", "label") if c in out]]
+
+
+def compare_bar(frame: pd.DataFrame, *, title: str, unit: str, source: str, description: str,
+                home: str | None = None, width: int = 520) -> alt.Chart:
+    """Horizontal bars of one value per country, coloured by income group, home country outlined.
+
+    ``frame`` needs iso3, name, income_group, year and value (e.g. from ``data.latest``).
+    """
+    frame = label(frame, home).sort_values("value", ascending=False)
+    return alt.Chart(frame, title=alt.Title(title, subtitle=[source]), description=description,
+                     width=width, height=alt.Step(18)).mark_bar(strokeWidth=2).encode(
+        x=alt.X("value:Q", title=unit),
+        y=alt.Y("label:N", sort=None, title=None),
+        color=alt.Color("income_group:N", scale=income_scale(), title="Income group (World Bank)"),
+        stroke=alt.condition(alt.datum.role == "Home country", alt.value(HOME_COLOR), alt.value(None)),
+        tooltip=[alt.Tooltip("name:N", title="Country"), alt.Tooltip("income_group:N", title="Income group"),
+                 alt.Tooltip("value:Q", title=unit, format=",.1f"), alt.Tooltip("year:O", title="Year")],
+    )
+
+
+def by_income(frame: pd.DataFrame, *, title: str, unit: str, source: str, description: str,
+              home: str | None = None, log: bool = False, width: int = 520) -> alt.LayerChart:
+    """Every country as a dot on one axis per income group; the home country is a labelled black ring.
+
+    Shows the spread inside each group, so no group is reduced to a single number.
+    """
+    frame = label(frame.dropna(subset=["income_group"]), home)
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
+    y = alt.Y("income_group:N", sort=list(INCOME_COLORS), title="Income group (World Bank)")
+    base = alt.Chart(frame, title=alt.Title(title, subtitle=[source]), description=description,
+                     width=width, height=alt.Step(46))
+    dots = base.mark_circle(size=55, opacity=0.65).encode(
+        x=alt.X("value:Q", title=unit, scale=scale),
+        y=y,
+        yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-1, 1])),
+        color=alt.Color("income_group:N", scale=income_scale(), legend=None),
+        tooltip=[alt.Tooltip("name:N", title="Country"), alt.Tooltip("value:Q", title=unit, format=",.1f"),
+                 alt.Tooltip("year:O", title="Year")],
+    ).transform_calculate(jitter="sqrt(-2*log(random()))*cos(2*PI*random())/3")
+    home_frame = base.transform_filter(alt.datum.role == "Home country")
+    ring = home_frame.mark_point(size=180, shape="circle", filled=False, color=HOME_COLOR,
+                                 strokeWidth=2.5).encode(x=alt.X("value:Q", scale=scale), y=y)
+    text = home_frame.mark_text(dy=-16, fontWeight="bold", color=HOME_COLOR).encode(
+        x=alt.X("value:Q", scale=scale), y=y, text="label:N")
+    return alt.layer(dots, ring, text)
+
+
+def income_summary(frame: pd.DataFrame, unit: str, home: str | None = None) -> str:
+    """Plain-language summary of a by-income chart (medians per group, the home country's value),
+    used as the chart's text description for screen readers."""
+    home = home or load_course().home
+    groups = frame.dropna(subset=["income_group"]).groupby("income_group")["value"]
+    parts = [f"{g}-income countries median {groups.median()[g]:,.1f} ({groups.size()[g]} countries)"
+             for g in INCOME_COLORS if g in groups.groups]
+    own = frame[frame["iso3"] == home]
+    mine = (f" {own['name'].iloc[0]} (home country): {own['value'].iloc[0]:,.1f} in {own['year'].iloc[0]}."
+            if len(own) else f" No recent value for the home country ({home}).")
+    return f"Dot plot by World Bank income group, in {unit}: " + "; ".join(parts) + "." + mine
+
+
+def indicator_chart(name: str, iso3s: list[str] | None = None, *, since: int | None = None,
+                    home: str | None = None) -> alt.Chart:
+    """Latest value of one dataset for chosen countries (default: home country and peers)."""
+    res = data.describe(name)
+    course = load_course()
+    iso3s = list(iso3s or course.focus)
+    frame = data.latest(name, since=since)
+    frame = frame[frame["iso3"].isin(iso3s)]
+    missing = sorted(set(iso3s) - set(frame["iso3"]))
+    unit = res.get("unit", "")
+    shown = ", ".join(f"{r.name} {r.value:,.1f}" for r in frame.sort_values("value", ascending=False).itertuples())
+    description = (f"Bar chart of {res['title']} (latest year available for each country): {shown}."
+                   + (f" No data for {', '.join(missing)}." if missing else ""))
+    years = f"{frame['year'].min()}–{frame['year'].max()}" if len(frame) else "n/a"
+    return compare_bar(frame, title=f"{res['title']}", unit=unit,
+                       source=f"{source_line(name)} Latest year per country ({years}).",
+                       description=description, home=home or course.home)

@@ -1,0 +1,67 @@
+"""Fetch the JavaScript the book serves itself (``python -m iome.vendor``).
+
+Vega, Vega-Lite and vega-embed draw the Altair charts; RequireJS and the ipywidgets HTML manager
+draw the widgets. Versions are pinned in package.json; ``npm pack`` downloads each tarball from
+the npm registry (checking its integrity) and only the built files are kept, in ``_vendor/js/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from .settings import repo_root
+
+# package -> files to keep from its tarball (paths inside the tarball; globs allowed)
+FILES = {
+    "vega": ["package/build/vega.min.js"],
+    "vega-lite": ["package/build/vega-lite.min.js"],
+    "vega-embed": ["package/build/vega-embed.min.js"],
+    "requirejs": ["package/require.js"],
+    "@jupyter-widgets/html-manager": ["package/dist/embed-amd.js", "package/dist/*.woff2", "package/dist/*.woff",
+                                      "package/dist/*.ttf", "package/dist/*.eot", "package/dist/*.svg"],
+}
+
+
+def vendor(root: Path | None = None) -> Path:
+    root = root or repo_root()
+    pins = json.loads((root / "package.json").read_text())["dependencies"]
+    target = root / "_vendor" / "js"
+    stamp = target / ".pins"
+    digest = hashlib.sha256(json.dumps(pins, sort_keys=True).encode()).hexdigest()
+    if stamp.is_file() and stamp.read_text() == digest:
+        print(f"    {target} is up to date")
+        return target
+    if shutil.which("npm") is None:
+        sys.exit("npm not found: install Node.js (Debian: apt-get install nodejs npm) and run again.")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = [f"{name}@{version}" for name, version in pins.items()]
+        out = subprocess.run(["npm", "pack", "--silent", "--pack-destination", tmp, *specs],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"npm pack failed for {specs}:\n{out.stderr.strip()}\nCheck your connection to the npm registry.")
+        tarballs = out.stdout.split()
+        for name, tarball in zip(pins, tarballs):
+            with tarfile.open(Path(tmp) / tarball) as tar:
+                members = [m for m in tar.getmembers()
+                           if any(Path(m.name).match(pattern) for pattern in FILES[name])]
+                if not members:
+                    sys.exit(f"{tarball}: none of {FILES[name]} found; did the package layout change?")
+                for m in members:
+                    with tar.extractfile(m) as src, open(target / Path(m.name).name, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+    stamp.write_text(digest)
+    print(f"    wrote {len(list(target.iterdir())) - 1} files to {target}")
+    return target
+
+
+if __name__ == "__main__":
+    vendor()
