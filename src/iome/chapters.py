@@ -57,6 +57,7 @@ class Chapter:
     area: str
     why: str
     outcomes: tuple[Outcome, ...]
+    exercise: str | None = None  # name of the chapter's graded assignment in exercises/source/
 
     @property
     def goals(self) -> set[str]:
@@ -118,10 +119,13 @@ def parse_chapter(path: Path, text: str | None = None, folder_area: str | None =
             raise MetadataError(path, f"{where}.goals", f"must list one or more of {', '.join(GOALS)} "
                                 f"(got {item.get('goals')!r})")
         parsed.append(Outcome(item["text"].strip(), tuple(dict.fromkeys(goals))))
+    exercise = course.get("exercise")
+    if exercise is not None and (not isinstance(exercise, str) or not re.fullmatch(r"[a-z0-9-]+", exercise)):
+        raise MetadataError(path, "course.exercise", "must be an assignment folder name such as health-economics")
     title = title_of(text[start:])
     if not title:
         raise MetadataError(path, "title", "is missing: the chapter needs a '# Title' line")
-    return Chapter(path, title, area, why.strip(), tuple(parsed))
+    return Chapter(path, title, area, why.strip(), tuple(parsed), exercise)
 
 
 def chapter_files(book: Path) -> list[tuple[Path, str]]:
@@ -133,7 +137,7 @@ def load_chapters(book: Path) -> list[Chapter]:
     return [parse_chapter(p, folder_area=area) for p, area in chapter_files(book)]
 
 
-def banner_markdown(ch: Chapter) -> str:
+def banner_markdown(ch: Chapter, exercise_ready: bool = False) -> str:
     """MyST block inserted under each chapter title: area, why, outcomes with goal areas."""
     lines = [f":::{{admonition}} Area: {AREAS[ch.area]}",
              f":class: iome-area iome-area-{ch.area}",
@@ -144,17 +148,19 @@ def banner_markdown(ch: Chapter) -> str:
     for i, o in enumerate(ch.outcomes, 1):
         goals = "; ".join(f"{g} {GOALS[g].lower()}" for g in o.goals)
         lines.append(f"{i}. {o.text} *({goals})*")
+    if ch.exercise and exercise_ready:
+        lines += ["", f"**Graded exercise:** {{doc}}`/book/exercises/{ch.exercise}`"]
     lines.append(":::")
     return "\n".join(lines) + "\n"
 
 
-def insert_banner(text: str, ch: Chapter) -> str:
+def insert_banner(text: str, ch: Chapter, exercise_ready: bool = False) -> str:
     """The chapter text with the banner placed right after its '# Title' line."""
     _, start = front_matter(text)
     body = text[start:]
     lines = body.splitlines(keepends=True)
     for i, line in enumerate(lines):
         if line.startswith("# "):
-            lines.insert(i + 1, "\n" + banner_markdown(ch) + "\n")
+            lines.insert(i + 1, "\n" + banner_markdown(ch, exercise_ready) + "\n")
             break
     return text[:start] + "".join(lines)

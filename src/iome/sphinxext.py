@@ -52,7 +52,9 @@ def builder_inited(app):
 def source_read(app, docname, source):
     chapter = getattr(app.env, "iome_chapters", {}).get(docname)
     if chapter is not None:
-        source[0] = ch.insert_banner(source[0], chapter)
+        # link the exercise once its student version is part of the book
+        ready = bool(chapter.exercise) and f"book/exercises/{chapter.exercise}" in app.env.found_docs
+        source[0] = ch.insert_banner(source[0], chapter, ready)
 
 
 def env_get_outdated(app, env, added, changed, removed):
