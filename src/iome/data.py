@@ -135,6 +135,14 @@ def _typed_column(text: pd.Series, field: dict, path: Path) -> pd.Series:
             i = bad.idxmax()
             raise DataError(path, f"column '{name}' must be true or false", _row(i), f"got {text[i]!r}")
         return lowered.map(mapping).astype("boolean")
+    if kind == "date":  # ISO 8601 calendar date (the Table Schema default format)
+        values = pd.to_datetime(text.where(~blank), format="%Y-%m-%d", errors="coerce")
+        bad = values.isna() & ~blank
+        if bad.any():
+            i = bad.idxmax()
+            raise DataError(path, f"column '{name}' must be a date written YYYY-MM-DD", _row(i),
+                            f"got {text[i]!r}")
+        return values
     values = text.where(~blank)
     if "pattern" in rules:
         bad = ~blank & ~text.str.fullmatch(rules["pattern"])

@@ -163,6 +163,145 @@ def indicator_resource(ind: Indicator, rows, provenance: dict) -> dict:
     }
 
 
+# --- COVID-19 excess mortality (Karlinsky & Kobak 2021) --------------------------------------------
+
+EXCESS_LOCAL = "world-mortality/excess-mortality.csv"
+EXCESS_HEADER = ["Country", "Data until", "Data type", "COVID-19 deaths", "Excess deaths", "Excess deaths std",
+                 "t-statistic", "Undercount ratio", "Excess per 100k", "Excess as % of annual baseline"]
+EXCESS_TYPES = {"w": "weekly", "m": "monthly", "q": "quarterly"}
+# Every country name in the source table, mapped by hand to ISO 3166-1 alpha-3 (None: no code).
+# Names that need care: "Bosnia" (BIH), "Palestine" (PSE), "Kosovo" (XKX, the World Bank's code;
+# not in the country taxonomy, so its row is left out), "Transnistria" (no ISO3; reported by the
+# source separately from Moldova, left out).
+EXCESS_ISO3: dict[str, str | None] = {
+    'Albania': 'ALB', 'Algeria': 'DZA', 'Andorra': 'AND', 'Antigua and Barbuda': 'ATG', 'Argentina': 'ARG',
+    'Armenia': 'ARM', 'Aruba': 'ABW', 'Australia': 'AUS', 'Austria': 'AUT', 'Azerbaijan': 'AZE',
+    'Barbados': 'BRB', 'Belarus': 'BLR', 'Belgium': 'BEL', 'Belize': 'BLZ', 'Bermuda': 'BMU',
+    'Bolivia': 'BOL', 'Bosnia': 'BIH', 'Brazil': 'BRA', 'Brunei': 'BRN', 'Bulgaria': 'BGR', 'Canada': 'CAN',
+    'Chile': 'CHL', 'Colombia': 'COL', 'Costa Rica': 'CRI', 'Croatia': 'HRV', 'Cuba': 'CUB', 'Cyprus': 'CYP',
+    'Czechia': 'CZE', 'Denmark': 'DNK', 'Dominican Republic': 'DOM', 'Ecuador': 'ECU', 'Egypt': 'EGY',
+    'El Salvador': 'SLV', 'Estonia': 'EST', 'Faroe Islands': 'FRO', 'Finland': 'FIN', 'France': 'FRA',
+    'French Guiana': 'GUF', 'French Polynesia': 'PYF', 'Georgia': 'GEO', 'Germany': 'DEU',
+    'Gibraltar': 'GIB', 'Greece': 'GRC', 'Greenland': 'GRL', 'Guadeloupe': 'GLP', 'Guatemala': 'GTM',
+    'Hong Kong': 'HKG', 'Hungary': 'HUN', 'Iceland': 'ISL', 'Iran': 'IRN', 'Ireland': 'IRL', 'Israel': 'ISR',
+    'Italy': 'ITA', 'Jamaica': 'JAM', 'Japan': 'JPN', 'Jordan': 'JOR', 'Kazakhstan': 'KAZ', 'Kosovo': 'XKX',
+    'Kuwait': 'KWT', 'Kyrgyzstan': 'KGZ', 'Latvia': 'LVA', 'Lebanon': 'LBN', 'Liechtenstein': 'LIE',
+    'Lithuania': 'LTU', 'Luxembourg': 'LUX', 'Macao': 'MAC', 'Malaysia': 'MYS', 'Maldives': 'MDV',
+    'Malta': 'MLT', 'Martinique': 'MTQ', 'Mauritius': 'MUS', 'Mayotte': 'MYT', 'Mexico': 'MEX',
+    'Moldova': 'MDA', 'Monaco': 'MCO', 'Mongolia': 'MNG', 'Montenegro': 'MNE', 'Netherlands': 'NLD',
+    'New Caledonia': 'NCL', 'New Zealand': 'NZL', 'Nicaragua': 'NIC', 'North Macedonia': 'MKD',
+    'Norway': 'NOR', 'Oman': 'OMN', 'Palestine': 'PSE', 'Panama': 'PAN', 'Paraguay': 'PRY', 'Peru': 'PER',
+    'Philippines': 'PHL', 'Poland': 'POL', 'Portugal': 'PRT', 'Puerto Rico': 'PRI', 'Qatar': 'QAT',
+    'Romania': 'ROU', 'Russia': 'RUS', 'Réunion': 'REU', 'San Marino': 'SMR', 'Serbia': 'SRB',
+    'Seychelles': 'SYC', 'Singapore': 'SGP', 'Slovakia': 'SVK', 'Slovenia': 'SVN', 'South Africa': 'ZAF',
+    'South Korea': 'KOR', 'Spain': 'ESP', 'Sweden': 'SWE', 'Switzerland': 'CHE', 'Taiwan': 'TWN',
+    'Tajikistan': 'TJK', 'Thailand': 'THA', 'Transnistria': None, 'Tunisia': 'TUN', 'Ukraine': 'UKR',
+    'United Kingdom': 'GBR', 'United States': 'USA', 'Uruguay': 'URY', 'Uzbekistan': 'UZB',
+}
+EXCESS_LICENSES = [
+    {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 (the article, Karlinsky & Kobak 2021)",
+     "path": "https://creativecommons.org/licenses/by/4.0/"},
+    {"name": "MIT", "title": "MIT License (World Mortality Dataset, akarlinsky/world_mortality)",
+     "path": "https://github.com/akarlinsky/world_mortality/blob/main/LICENSE"},
+]
+
+
+def excess_schema() -> dict:
+    def num(name, title, unit, kind="number", minimum=None, required=False):
+        f = {"name": name, "type": kind, "title": title, "unit": unit, "constraints": {"required": required}}
+        if minimum is not None:
+            f["constraints"]["minimum"] = minimum
+        return f
+    return {
+        "fields": [
+            ISO3_FIELD,
+            {"name": "country", "type": "string", "title": "Country name as written in the source",
+             "constraints": {"required": True}},
+            {"name": "data_type", "type": "string", "title": "Resolution of the all-cause death counts",
+             "constraints": {"required": True, "enum": list(EXCESS_TYPES.values())}},
+            {"name": "data_until", "type": "date", "title": "Last day covered by the death counts",
+             "constraints": {"required": True}},
+            num("covid_deaths", "Reported COVID-19 deaths over the same period", "deaths", "integer", 0, True),
+            num("excess_deaths", "Excess deaths (observed minus expected; negative means fewer deaths "
+                "than expected)", "deaths", "integer", None, True),
+            num("excess_deaths_sd", "Standard deviation of the excess-death estimate", "deaths", "integer", 0,
+                True),
+            num("t_statistic", "t-statistic: |excess deaths| divided by its standard deviation", "ratio",
+                minimum=0, required=True),
+            num("undercount_ratio", "Undercount ratio: excess deaths / reported COVID-19 deaths (empty where "
+                "the source gives none)", "ratio", minimum=0),
+            num("excess_per_100k", "Excess deaths per 100,000 population", "per 100,000 people", required=True),
+            num("excess_pct_baseline", "Excess deaths as % of the annual baseline (expected) deaths",
+                "% of annual baseline deaths", required=True),
+        ],
+        "primaryKey": ["iso3"],
+        "foreignKeys": [{"fields": "iso3", "reference": {"resource": "countries", "fields": "iso3"}}],
+    }
+
+
+def excess_rows(path: Path, known: set[str]) -> tuple[list[list[str]], list[str]]:
+    """Tidy rows keyed by ISO3 and the source names left out (with the reason)."""
+    with path.open(encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        head = next(reader)
+        if head != EXCESS_HEADER:
+            raise BuildError(f"{path}, row 1: unexpected header {head}; expected {EXCESS_HEADER}")
+        out, dropped = [], []
+        for line, r in enumerate(reader, start=2):
+            name = r[0]
+            if name not in EXCESS_ISO3:
+                raise BuildError(f"{path}, row {line}: country name {name!r} has no entry in EXCESS_ISO3 "
+                                 "(src/iome/databuild.py); add its ISO3 code (or None) there")
+            iso3 = EXCESS_ISO3[name]
+            if iso3 is None:
+                dropped.append(f"{name} (no ISO3 code)")
+                continue
+            if iso3 not in known:
+                dropped.append(f"{name} ({iso3}, not in the country table)")
+                continue
+            if r[2] not in EXCESS_TYPES:
+                raise BuildError(f"{path}, row {line}: unknown data type {r[2]!r}")
+            until = dt.datetime.strptime(r[1], "%b %d, %Y").date().isoformat()
+            values = ["" if v.strip().lower() == "nan" else v for v in r[3:]]
+            out.append([iso3, name, EXCESS_TYPES[r[2]], until, *values])
+    return sorted(out, key=lambda r: r[0]), dropped
+
+
+def excess_resource(rows, dropped: list[str], entry: dict, retrieved: str) -> dict:
+    until = sorted(r[3] for r in rows)
+    return {
+        "name": "excess_mortality", "path": "excess_mortality.csv", "profile": "tabular-data-resource",
+        "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+        "title": "COVID-19 excess mortality by country (World Mortality Dataset)",
+        "group": "covid",
+        "description": (
+            "Excess deaths during the COVID-19 pandemic, up to the last date each country's all-cause death "
+            "counts were available (column data_until: mostly late 2021 or January 2022), against a "
+            "baseline extrapolated linearly from each country's 2015-2019 trend (Karlinsky & Kobak 2021). "
+            "One row per country, keyed by ISO3 through an explicit name-to-code mapping. Countries without "
+            "all-cause death registration (much of sub-Saharan Africa and South Asia) are absent: the gap is "
+            "itself a finding, not a sign that excess mortality there was low. Negative excess deaths are "
+            "real (fewer deaths than expected). Source rows left out because they do not map to a country "
+            f"row: {'; '.join(dropped) if dropped else 'none'}."),
+        "sources": [
+            {"title": "Karlinsky A, Kobak D (2021). Tracking excess mortality across countries during the "
+                      "COVID-19 pandemic with the World Mortality Dataset. eLife 10:e69336",
+             "organisation": "Karlinsky & Kobak", "path": "https://doi.org/10.7554/eLife.69336"},
+            {"title": "World Mortality Dataset", "organisation": "Ariel Karlinsky",
+             "path": "https://github.com/akarlinsky/world_mortality"},
+        ],
+        "licenses": EXCESS_LICENSES,
+        "attribution": "Karlinsky & Kobak (2021), eLife 10:e69336 (CC BY 4.0), table from "
+                       "github.com/dkobak/excess-mortality, computed from the World Mortality Dataset (MIT).",
+        "source_repo": entry["source_repo"], "source_path": entry["source_path"],
+        "source_commit": entry["commit"], "source_sha256": entry["sha256"], "retrieved": retrieved,
+        "unmapped": dropped,
+        "coverage": {"countries": len(rows), "rows": len(rows),
+                     "date_min": until[0] if until else None, "date_max": until[-1] if until else None},
+        "schema": excess_schema(),
+    }
+
+
 def build(raw: Path, out: Path, progress=None) -> list[str]:
     """Write every tidy file and datapackage.json; return notes for the build report."""
     raw, out = Path(raw), Path(out)
@@ -207,6 +346,13 @@ def build(raw: Path, out: Path, progress=None) -> list[str]:
         resources_.append(indicator_resource(ind, rows, {
             "source_repo": entry["source_repo"], "source_path": entry["source_path"],
             "source_commit": entry["commit"], "source_sha256": entry["sha256"], "retrieved": retrieved}))
+
+    path = verified(raw, manifest, EXCESS_LOCAL)
+    rows, dropped = excess_rows(path, known)
+    write_csv(out / "excess_mortality.csv", [f["name"] for f in excess_schema()["fields"]], rows)
+    resources_.append(excess_resource(rows, dropped, manifest[EXCESS_LOCAL], retrieved))
+    report.append(f"excess_mortality: {len(rows)} countries; left out (no country row): "
+                  f"{', '.join(dropped) if dropped else 'none'}")
 
     write_package(out, resources_)
     return report
