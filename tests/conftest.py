@@ -1,0 +1,43 @@
+"""Shared fixtures: the repository, a scratch copy of the nbgrader course, a second home country."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+
+# nbgrader calls `alembic` from PATH when it creates a gradebook
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    if not (SITE / "index.html").is_file():
+        pytest.fail(f"{SITE} has no built site: run `bash scripts/build.sh` first (the README's first command).")
+    return SITE
+
+
+def copy_course(target: Path) -> Path:
+    """A scratch nbgrader course (config + sources) so tests never touch exercises/ itself."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "exercises" / "nbgrader_config.py", target / "nbgrader_config.py")
+    shutil.copytree(ROOT / "exercises" / "source", target / "source")
+    return target
+
+
+def course_file(tmp: Path, home: str, peers: list[str]) -> Path:
+    """A course.yml for another school (home country + peers)."""
+    path = tmp / f"course-{home}.yml"
+    path.write_text(f"school: Test school\nhome: {home}\npeers: [{', '.join(peers)}]\nlanguage: en\n")
+    return path
