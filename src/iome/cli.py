@@ -29,19 +29,21 @@ def data():
 @data.command("build")
 @click.option("--raw", type=click.Path(path_type=Path), default=None,
               help="Folder with the raw copies and MANIFEST.csv (default: ../shared/data).")
-def data_build(raw):
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write the built files here instead of data/ (e.g. to compare with the committed ones).")
+def data_build(raw, out):
     """Rebuild data/ from the raw public copies, with provenance."""
     from .databuild import BuildError, build
     root = repo_root()
     raw = raw or root.parent / "shared" / "data"
     try:
-        notes = build(raw, root / "data", progress=lambda items, description: track(items, description=description,
-                                                                                   console=console))
+        notes = build(raw, out or root / "data", curated=root / "data",
+                      progress=lambda items, description: track(items, description=description, console=console))
     except BuildError as exc:
         raise click.ClickException(str(exc)) from None
     for note in notes:
         console.print(f"  note: {note}")
-    console.print(f"[green]data/ rebuilt from {raw}")
+    console.print(f"[green]{out or 'data/'} rebuilt from {raw}")
 
 
 @main.group()

@@ -302,7 +302,98 @@ def excess_resource(rows, dropped: list[str], entry: dict, retrieved: str) -> di
     }
 
 
-def build(raw: Path, out: Path, progress=None) -> list[str]:
+# --- Medical-education systems (hand-curated, committed in data/) ---------------------------------
+
+MEDED_FILE = "medical_education_systems.csv"
+URL = r"https?://\S+"
+MEDED_CHECKED = "2026-11-25"  # when the cited pages were last consulted; update with the table
+COURSE_LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 (course content)",
+                  "path": "https://creativecommons.org/licenses/by/4.0/"}
+
+
+def meded_schema() -> dict:
+    text = lambda name, title, **rules: {"name": name, "type": "string", "title": title,  # noqa: E731
+                                         "constraints": rules}
+    return {
+        "fields": [
+            ISO3_FIELD,
+            text("country", "Country", required=True),
+            text("entry_route", "Entry route: undergraduate (from secondary school), graduate (after a "
+                 "first degree) or both", enum=["undergraduate", "graduate", "both"]),
+            {"name": "programme_years", "type": "number", "title": "Nominal length of the primary medical "
+             "programme (years, excluding any internship after graduation unless noted)", "unit": "years",
+             "constraints": {"minimum": 3, "maximum": 8}},
+            text("degree", "Qualification awarded"),
+            text("licensing_exam", "National licensing examination for the country's own graduates"),
+            text("accreditation_body", "Body that accredits or approves medical programmes"),
+            {"name": "wfme_recognised", "type": "boolean", "title": "Accreditor holds WFME Recognition Status "
+             "(empty: not verified)"},
+            text("sources", "Citations for the row: one or more URLs separated by a space", required=True,
+                 pattern=f"{URL}( {URL})*"),
+            text("wfme_source", "Citation for the WFME status", pattern=URL),
+            text("notes", "Caveats, dates and what the sources say"),
+        ],
+        "primaryKey": ["iso3"],
+        "foreignKeys": [{"fields": "iso3", "reference": {"resource": "countries", "fields": "iso3"}}],
+    }
+
+
+def check_meded(path: Path, known: set[str]) -> list[dict]:
+    """Validate the hand-curated table (no citation, no row) before it enters the package."""
+    import re
+    fields = meded_schema()["fields"]
+    header = [f["name"] for f in fields]
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames != header:
+            raise BuildError(f"{path}, row 1: columns must be {header}, found {reader.fieldnames}")
+        rows = list(reader)
+    seen = set()
+    for line, row in enumerate(rows, start=2):
+        where = f"{path}, row {line}"
+        if row["iso3"] not in known:
+            raise BuildError(f"{where}: iso3 {row['iso3']!r} is not in the country table")
+        if row["iso3"] in seen:
+            raise BuildError(f"{where}: duplicate iso3 {row['iso3']}")
+        seen.add(row["iso3"])
+        if not re.fullmatch(f"{URL}( {URL})*", row["sources"]):
+            raise BuildError(f"{where}: every row needs a citation URL in 'sources' (no citation, no row)")
+        if row["wfme_recognised"] and not row["wfme_source"]:
+            raise BuildError(f"{where}: wfme_recognised is set but wfme_source is empty; cite it or leave both "
+                             "empty")
+        if row["entry_route"] not in ("", "undergraduate", "graduate", "both"):
+            raise BuildError(f"{where}: entry_route must be undergraduate, graduate or both")
+        if row["programme_years"] and not 3 <= float(row["programme_years"]) <= 8:
+            raise BuildError(f"{where}: programme_years {row['programme_years']} outside 3..8")
+    return rows
+
+
+def meded_resource(rows: list[dict], checked: str) -> dict:
+    return {
+        "name": "medical_education_systems", "path": MEDED_FILE, "profile": "tabular-data-resource",
+        "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+        "title": "Medical-education systems: entry route, length, degree, licensing and accreditation",
+        "group": "medical-education",
+        "description": (
+            "A small hand-curated table, one row per country, covering every World Bank income group and "
+            "world region. Each row cites its sources (the regulator, accreditor, a government page or a "
+            "peer-reviewed article; one row, India, rests on a press report of a ministry release and says "
+            "so). A cell is left empty where no cited source confirms it, so an empty cell means 'not "
+            "verified', not 'none'. Facts such as WFME recognition terms change: the notes give dates, and "
+            f"the table was compiled from the cited pages on {checked}. This file is the single source: edit "
+            "it by hand (with a citation) and run `iome data build`, which validates it."),
+        "sources": [{"title": "Per-row citations in the 'sources' and 'wfme_source' columns",
+                     "organisation": "Internationalizing Medical Education course"}],
+        "licenses": [COURSE_LICENSE],
+        "attribution": "Compiled by the Internationalizing Medical Education course (CC BY 4.0) from the "
+                       "sources cited in each row.",
+        "curated": True, "retrieved": checked,
+        "coverage": {"countries": len(rows), "rows": len(rows)},
+        "schema": meded_schema(),
+    }
+
+
+def build(raw: Path, out: Path, progress=None, curated: Path | None = None) -> list[str]:
     """Write every tidy file and datapackage.json; return notes for the build report."""
     raw, out = Path(raw), Path(out)
     manifest = read_manifest(raw)
@@ -353,6 +444,19 @@ def build(raw: Path, out: Path, progress=None) -> list[str]:
     resources_.append(excess_resource(rows, dropped, manifest[EXCESS_LOCAL], retrieved))
     report.append(f"excess_mortality: {len(rows)} countries; left out (no country row): "
                   f"{', '.join(dropped) if dropped else 'none'}")
+
+    # The hand-curated table lives in the repository's data/ (its single source); copy it when
+    # building elsewhere, and validate it either way.
+    curated = Path(curated) if curated else Path(__file__).resolve().parents[2] / "data"
+    source = curated / MEDED_FILE
+    if not source.is_file():
+        raise BuildError(f"{source}: hand-curated table not found (pass --curated pointing at the folder "
+                         "holding it, normally the repository's data/)")
+    rows = check_meded(source, known)
+    if source.resolve() != (out / MEDED_FILE).resolve():
+        (out / MEDED_FILE).write_bytes(source.read_bytes())
+    resources_.append(meded_resource(rows, MEDED_CHECKED))
+    report.append(f"medical_education_systems: {len(rows)} hand-curated rows validated")
 
     write_package(out, resources_)
     return report
