@@ -72,7 +72,9 @@ def country_rows() -> list[dict]:
         row = {"iso3": r["ISO 3166-1 Alpha 3-Codes"], "name": r["English Short"] or r["Preferred Term"],
                "region": r["Region Name"], "subregion": r["Sub-region Name"],
                "income_group": r["World Bank Income Level"], "m49": r["m49 numerical code"]}
-        row.update({f"name_{lang}": r[col] for lang, col in LANGS.items()})
+        # UNTERM short name where there is one, else the UN M49 name (territories such as Aruba have only
+        # the latter)
+        row.update({f"name_{lang}": r[col] or r[f"M49 {col.split()[0]}"] for lang, col in LANGS.items()})
         out.append(row)
     return sorted(out, key=lambda r: r["iso3"])
 
@@ -85,7 +87,8 @@ def countries_schema() -> dict:
               {"name": "income_group", "type": "string", "title": "World Bank income group",
                "constraints": {"enum": ["Low", "Lower middle", "Upper middle", "High"]}},
               {"name": "m49", "type": "integer", "title": "UN M49 numerical code"}]
-    fields += [{"name": f"name_{lang}", "type": "string", "title": f"Short name ({col.split()[0]})"}
+    fields += [{"name": f"name_{lang}", "type": "string",
+                "title": f"Name in {col.split()[0]} (UNTERM short name, else UN M49 name)"}
                for lang, col in LANGS.items()]
     return {"fields": fields, "primaryKey": ["iso3"]}
 
@@ -409,8 +412,11 @@ def build(raw: Path, out: Path, progress=None, curated: Path | None = None) -> l
         "name": "countries", "path": "countries.csv", "profile": "tabular-data-resource", "format": "csv",
         "mediatype": "text/csv", "encoding": "utf-8", "title": "Countries and territories",
         "description": "ISO3 code, English name, UN M49 region and sub-region, World Bank income group and "
-                       "short names in French, Spanish, Russian, Chinese and Arabic. The package does not "
-                       "state which fiscal year's World Bank income classification it reflects.",
+                       "names in French, Spanish, Russian, Chinese and Arabic (the UN terminology short name, "
+                       "or the UN M49 name for territories that have none). The package does not state which "
+                       "fiscal year's World Bank income classification it reflects, so group membership may "
+                       "lag the World Bank's current list by a year or more; "
+                       f"{sum(1 for c in countries if not c['income_group'])} territories have no income group.",
         "sources": [{"title": "OCHA HDX Countries & Territories Taxonomy (bundled in hdx-python-country)",
                      "organisation": "UN OCHA, Humanitarian Data Exchange",
                      "path": "https://pypi.org/project/hdx-python-country/"}],
