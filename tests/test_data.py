@@ -1,0 +1,268 @@
+"""The course data in data/: validated with frictionless, loaded by iome.data, and corrupted copies rejected.
+
+Every corruption test works on a temporary copy of data/ (the real folder is never modified) and checks
+that :func:`iome.data.load` names the file, the row and the rule that broke.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from frictionless import Package, system
+
+from iome import data
+from iome.catalog import INDICATORS
+from iome.data import DataError
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture()
+def copy(tmp_path) -> Path:
+    """A scratch copy of data/ that a test may break."""
+    target = tmp_path / "data"
+    shutil.copytree(DATA, target)
+    return target
+
+
+def rewrite(path: Path, edit) -> None:
+    """Apply ``edit(rows)`` to a CSV's rows (header included) and write it back."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows = edit(rows)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+
+
+def package_json() -> dict:
+    return json.loads((DATA / "datapackage.json").read_text(encoding="utf-8"))
+
+
+# --- the whole package, validated by a well-kept library --------------------------------------
+
+def frictionless_report(folder: Path):
+    with system.use_context(trusted=True):
+        return Package(str(folder / "datapackage.json")).validate()
+
+
+def test_frictionless_validates_the_whole_package():
+    """Types, required cells, ranges, patterns, enums, unique keys and foreign keys to countries."""
+    report = frictionless_report(DATA)
+    errors = [f"{task.name}: {err.message}" for task in report.tasks for err in task.errors][:20]
+    assert report.valid, "\n".join(errors)
+    assert len(report.tasks) == len(package_json()["resources"])
+
+
+def test_frictionless_also_catches_an_unknown_country(copy):
+    """The foreign keys are real constraints, not decoration: frictionless rejects an unknown ISO3 code."""
+    rewrite(copy / "wdi" / "life_expectancy.csv", lambda rows: [rows[0], ["ZZZ", *rows[1][1:]], *rows[2:]])
+    report = frictionless_report(copy)
+    assert not report.valid
+    messages = [err.type for task in report.tasks for err in task.errors]
+    assert "foreign-key" in messages
+
+
+# --- the package description: every resource traceable ----------------------------------------
+
+def test_every_resource_has_provenance():
+    pkg = package_json()
+    names = [r["name"] for r in pkg["resources"]]
+    assert len(names) == len(set(names))
+    assert {"countries", "excess_mortality", "medical_education_systems"} <= set(names)
+    assert {i.name for i in INDICATORS} <= set(names)
+    for res in pkg["resources"]:
+        for key in ("title", "description", "sources", "licenses", "attribution", "coverage", "schema",
+                    "retrieved"):
+            assert res.get(key), f"{res['name']}: no {key}"
+        assert res["licenses"][0]["name"]
+        if res["name"] in {i.name for i in INDICATORS}:
+            for key in ("indicator", "unit", "source_repo", "source_path", "source_commit", "source_sha256",
+                        "latest_year"):
+                assert res.get(key), f"{res['name']}: no {key}"
+
+
+def test_wdi_provenance_matches_the_manifest():
+    if not (SHARED / "MANIFEST.csv").is_file():
+        pytest.skip(f"{SHARED} does not exist (a fork has no ../shared): provenance cannot be re-checked")
+    with (SHARED / "MANIFEST.csv").open(encoding="utf-8") as fh:
+        manifest = {row["source_path"]: row for row in csv.DictReader(fh)}
+    for res in package_json()["resources"]:
+        if "source_path" in res and "source_commit" in res:
+            entry = manifest[res["source_path"]]
+            assert (res["source_commit"], res["source_sha256"]) == (entry["commit"], entry["sha256"]), res["name"]
+
+
+def test_coverage_matches_the_files():
+    for res in package_json()["resources"]:
+        frame = data.load(res["name"])
+        assert res["coverage"]["rows"] == len(frame), res["name"]
+        if "year" in frame:
+            assert res["latest_year"] == frame["year"].max() == res["coverage"]["year_max"], res["name"]
+            assert res["coverage"]["countries"] == frame["iso3"].nunique()
+
+
+# --- the loader on the real data ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [r["name"] for r in package_json()["resources"]])
+def test_every_resource_loads_with_its_schema_types(name):
+    frame = data.load(name)
+    assert len(frame) > 0
+    fields = data.describe(name)["schema"]["fields"]
+    assert list(frame.columns) == [f["name"] for f in fields]
+    for f in fields:
+        if f["type"] == "number":
+            assert pd.api.types.is_float_dtype(frame[f["name"]]), (name, f["name"])
+        elif f["type"] == "integer":
+            assert pd.api.types.is_integer_dtype(frame[f["name"]]), (name, f["name"])
+        elif f["type"] == "date":
+            assert pd.api.types.is_datetime64_any_dtype(frame[f["name"]]), (name, f["name"])
+
+
+def test_wdi_resources_are_tidy_country_years():
+    countries = set(data.countries()["iso3"])
+    for ind in INDICATORS:
+        frame = data.load(ind.name)
+        assert list(frame.columns) == ["iso3", "year", "value"]
+        assert not frame.duplicated(["iso3", "year"]).any()
+        assert set(frame["iso3"]) <= countries
+        assert (frame["value"] >= 0).all(), ind.name
+        if ind.maximum is not None:
+            assert (frame["value"] <= ind.maximum).all(), ind.name
+
+
+def test_related_mortality_rates_are_consistent():
+    """neonatal <= infant <= under-5 mortality wherever all three exist (a copy-error tripwire)."""
+    merged = data.load("neonatal_mortality").merge(data.load("infant_mortality"), on=["iso3", "year"],
+                                                   suffixes=("_neo", "_inf"))
+    merged = merged.merge(data.load("under5_mortality"), on=["iso3", "year"])
+    assert len(merged) > 5000
+    assert (merged["value_neo"] <= merged["value_inf"] + 1e-9).all()
+    assert (merged["value_inf"] <= merged["value"] + 1e-9).all()
+
+
+def test_yemen_gni_zeros_are_missing_not_zero():
+    gni = data.load("gni_per_capita_atlas")
+    assert (gni["value"] > 0).all()
+    assert gni[(gni.iso3 == "YEM") & gni.year.between(1992, 2018)].empty
+
+
+def test_excess_mortality_keyed_by_iso3_with_negative_excess_allowed():
+    em = data.load("excess_mortality")
+    res = data.describe("excess_mortality")
+    assert em["iso3"].is_unique and len(em) == 115
+    assert (em["excess_deaths"] < 0).any(), "negative excess deaths (e.g. Australia, New Zealand) are real"
+    assert em.loc[em.iso3 == "AUS", "excess_deaths"].item() == -14550
+    assert em["undercount_ratio"].isna().any() and (em["undercount_ratio"].dropna() > 0).all()
+    assert "Transnistria" in " ".join(res["unmapped"]) and "Kosovo" in " ".join(res["unmapped"])
+    assert "death registration" in res["description"]
+    assert {lic["name"] for lic in res["licenses"]} == {"CC-BY-4.0", "MIT"}
+    assert res["source_repo"] == "dkobak/excess-mortality"
+
+
+def test_medical_education_systems_spans_income_groups_and_regions_with_a_citation_per_row():
+    me = data.load("medical_education_systems")
+    assert len(me) >= 15
+    assert me["sources"].str.match(r"https?://").all()
+    meta = data.countries().set_index("iso3").loc[me["iso3"]]
+    assert set(meta["income_group"]) >= set(data.INCOME_ORDER)
+    assert set(meta["region"]) >= {"Africa", "Americas", "Asia", "Europe", "Oceania"}
+    recognised = me[me["wfme_recognised"].fillna(False)]
+    assert recognised["wfme_source"].notna().all()
+
+
+def test_country_metadata_is_complete_enough_to_group_and_translate():
+    c = data.countries()
+    assert c["iso3"].is_unique and c["iso3"].str.fullmatch("[A-Z]{3}").all()
+    assert c["name"].notna().all()
+    assert set(c["income_group"].dropna()) == set(data.INCOME_ORDER)
+    # every country with an income group also has a region and a name in the five other UN languages
+    grouped = c[c["income_group"].notna()]
+    assert grouped["region"].notna().all()
+    for lang in ("fr", "es", "ru", "zh", "ar"):
+        assert grouped[f"name_{lang}"].notna().mean() > 0.99, lang
+    assert "does not state which fiscal year" in data.describe("countries")["description"]
+
+
+# --- corrupted copies are rejected with file, row and rule -------------------------------------
+
+def expect_error(copy: Path, name: str, rule: str, row: int | None, filename: str) -> DataError:
+    with pytest.raises(DataError) as info:
+        data.load(name, copy)
+    err = info.value
+    assert err.path.name == filename
+    assert rule in err.rule
+    assert err.row == row
+    message = str(err)
+    assert filename in message and rule in message and "iome data build" in message
+    if row is not None:
+        assert f"row {row}" in message
+    return err
+
+
+def test_bad_number_is_rejected(copy):
+    rewrite(copy / "wdi" / "life_expectancy.csv", lambda rows: [*rows[:5], [*rows[5][:2], "7O.1"], *rows[6:]])
+    expect_error(copy, "life_expectancy", "column 'value' must be a number", 6, "life_expectancy.csv")
+
+
+def test_duplicate_row_is_rejected(copy):
+    rewrite(copy / "wdi" / "physicians_per_1000.csv", lambda rows: [*rows[:11], rows[10], *rows[11:]])
+    err = expect_error(copy, "physicians_per_1000", "duplicate key ['iso3', 'year']", 12,
+                       "physicians_per_1000.csv")
+    assert "iso3=" in str(err) and "year=" in str(err)
+
+
+def test_unknown_country_is_rejected(copy):
+    rewrite(copy / "wdi" / "population.csv", lambda rows: [*rows[:3], ["XYZ", *rows[3][1:]], *rows[4:]])
+    expect_error(copy, "population", "column 'iso3' must be a country in countries", 4, "population.csv")
+
+
+def test_missing_column_is_rejected(copy):
+    rewrite(copy / "wdi" / "tb_incidence.csv", lambda rows: [r[:2] for r in rows])
+    expect_error(copy, "tb_incidence", "columns must be ['iso3', 'year', 'value']", 1, "tb_incidence.csv")
+
+
+def test_out_of_range_share_is_rejected(copy):
+    rewrite(copy / "wdi" / "oop_share.csv", lambda rows: [*rows[:7], [*rows[7][:2], "104.2"], *rows[8:]])
+    expect_error(copy, "oop_share", "column 'value' must be <= 100", 8, "oop_share.csv")
+
+
+def test_negative_rate_is_rejected(copy):
+    rewrite(copy / "wdi" / "infant_mortality.csv", lambda rows: [*rows[:2], [*rows[2][:2], "-3.5"], *rows[3:]])
+    expect_error(copy, "infant_mortality", "column 'value' must be >= 0", 3, "infant_mortality.csv")
+
+
+def test_bad_date_in_excess_mortality_is_rejected(copy):
+    def edit(rows):
+        i = rows[0].index("data_until")
+        rows[4][i] = "Sep 30, 2021"
+        return rows
+    rewrite(copy / "excess_mortality.csv", edit)
+    expect_error(copy, "excess_mortality", "column 'data_until' must be a date", 5, "excess_mortality.csv")
+
+
+def test_row_without_citation_is_rejected(copy):
+    def edit(rows):
+        i = rows[0].index("sources")
+        rows[3][i] = ""
+        return rows
+    rewrite(copy / "medical_education_systems.csv", edit)
+    expect_error(copy, "medical_education_systems", "column 'sources' is required", 4,
+                 "medical_education_systems.csv")
+
+
+def test_missing_file_is_rejected(copy):
+    (copy / "wdi" / "hiv_prevalence.csv").unlink()
+    expect_error(copy, "hiv_prevalence", "file not found", None, "hiv_prevalence.csv")
+
+
+def test_the_real_data_folder_was_not_touched():
+    """Runs last in this module: the committed files still load and validate."""
+    for name in ("life_expectancy", "physicians_per_1000", "population", "tb_incidence", "oop_share"):
+        data.load(name)
