@@ -1,0 +1,340 @@
+"""Run one piece of untrusted work in a throw-away sandbox, from a pre-loaded worker process.
+
+``run(target, job, limits, uid)`` forks the calling (pre-loaded) process. The child:
+
+* starts its own session (process group) and enters new **PID, network, mount, IPC and UTS
+  namespaces** (``unshare(2)``; needs root). Its own child becomes PID 1 of the new PID namespace,
+  so when it ends or is killed *every* process it started dies with it, including ones that called
+  ``setsid`` or double-forked. The network namespace has no interfaces up: no internet, and not
+  even the host's loopback services.
+* mounts empty read-only tmpfs over the paths it must not see (the nbgrader course directory with
+  the gradebook, source notebooks, other submissions; the repository's ``.git``), a small private
+  tmpfs as its working directory, ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (so a disk fill stops at a
+  few MB), and a fresh ``/proc``;
+* sets resource limits: address space, file size, processes (per unprivileged uid), open files, CPU
+  time, no core dumps;
+* drops to an unprivileged uid/gid with no supplementary groups, then calls ``target(job, emit)``.
+
+``emit(kind, data)`` sends a length-prefixed JSON frame to the parent over a pipe. The parent reads
+frames until the child ends or the wall-clock limit passes, then kills the whole tree (SIGKILL to
+the session leader; PID 1 of the namespace follows through PR_SET_PDEATHSIG and the kernel kills the
+rest). The frames are *untrusted data*: the caller must validate them.
+
+Without root (or on a kernel that refuses namespaces) the same code runs with resource limits, a
+process group and a wall-clock kill only, and the result says ``isolation: "limits-only"``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 16384, 1 << 18
+MS_BIND = 4096
+PR_SET_PDEATHSIG = 1
+MAGIC = b"IOME"
+UID_BASE = 61000  # sandbox uids: UID_BASE + slot (no /etc/passwd entry needed)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass
+class Limits:
+    wall_seconds: float = 120.0     # per notebook, all cells together
+    memory_mb: int = 1024           # address space the submission may add
+    file_mb: int = 32               # largest file it may write
+    disk_mb: int = 64               # its whole writable space (tmpfs)
+    processes: int = 64             # processes + threads of the sandbox uid
+    open_files: int = 256
+    output_mb: int = 16             # bytes it may send back to the grader
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Outcome:
+    frames: list = field(default_factory=list)   # [(kind, data), ...] decoded JSON frames
+    exit: str = ""           # "ok", "exit N", "signal NAME", "timeout", "output-limit"
+    seconds: float = 0.0
+    isolation: str = "namespaces"
+    note: str = ""
+
+
+def can_isolate() -> bool:
+    return os.geteuid() == 0 and Path("/proc/self/ns/pid").exists()
+
+
+def _check(ret: int, what: str):
+    if ret != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None):
+    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                       ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
+
+
+def _vm_size() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _setlimits(limits: Limits, isolated: bool):
+    mb = 1024 * 1024
+    extra = limits.memory_mb * mb
+    as_limit = _vm_size() + extra
+    resource.setrlimit(resource.RLIMIT_AS, (as_limit, as_limit))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cpu = int(limits.wall_seconds) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    if isolated:  # per-uid count: only meaningful for our private sandbox uid
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+
+
+def _masks(keep: list[str]) -> set[str]:
+    """Folders to cover with a fresh tmpfs: /tmp, plus the highest ancestor of each kept path that
+    other users cannot enter (e.g. /root when Python lives in /root/.pyenv)."""
+    masks = {"/tmp"}
+    for path in keep:
+        parts = Path(path).parts
+        for i in range(2, len(parts) + 1):
+            folder = str(Path(*parts[:i]))
+            try:
+                if not os.stat(folder).st_mode & 0o001:
+                    masks.add(folder)
+                    break
+            except OSError:
+                break
+    return masks
+
+
+def _setup_mounts(hide: list[str], keep: list[str], limits: Limits, files: dict[str, bytes], uid: int) -> str:
+    """In the new mount namespace: hide paths, give the sandbox a small private tmpfs."""
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    keep = [os.path.realpath(p) for p in keep if os.path.isdir(p)]
+    masks = _masks(keep)
+    # kept paths under a mask are re-attached (bind mounts of fds opened before masking)
+    kept = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in keep
+            if any(p == m or p.startswith(m + "/") for m in masks)}
+    for path in ("/var/tmp", "/dev/shm", "/run/user"):
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
+    for mask in sorted(masks, key=len):
+        if mask == "/tmp":
+            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.disk_mb}m,mode=1777")
+        elif os.path.isdir(mask):
+            _mount("tmpfs", mask, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+    for path, fd in sorted(kept.items()):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
+    for path in hide:
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+    work = "/tmp/work"
+    os.mkdir(work, 0o700)
+    for name, content in files.items():
+        target = os.path.join(work, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as fh:
+            fh.write(content)
+    for dirpath, dirnames, filenames in os.walk(work):
+        for n in [dirpath] + [os.path.join(dirpath, f) for f in dirnames + filenames]:
+            os.chown(n, uid, uid)
+    return work
+
+
+def _writer(fd: int, budget: int):
+    sent = [0]
+
+    def emit(kind: str, data) -> None:
+        payload = json.dumps([kind, data]).encode()
+        sent[0] += len(payload)
+        if sent[0] > budget:
+            raise MemoryError("output limit reached")
+        msg = MAGIC + struct.pack(">Q", len(payload)) + payload
+        view = memoryview(msg)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+    return emit
+
+
+def _parse(buf: bytes) -> list:
+    frames, pos = [], 0
+    while pos + 12 <= len(buf):
+        if buf[pos:pos + 4] != MAGIC:
+            break
+        (n,) = struct.unpack(">Q", buf[pos + 4:pos + 12])
+        if pos + 12 + n > len(buf):
+            break
+        try:
+            kind, data = json.loads(buf[pos + 12:pos + 12 + n])
+            frames.append((str(kind), data))
+        except Exception:  # noqa: BLE001 - untrusted bytes
+            break
+        pos += 12 + n
+    return frames
+
+
+def _child(target, job, limits: Limits, uid: int, hide: list[str], keep: list[str], files: dict, env: dict,
+           w: int, isolated: bool):
+    """Runs in the forked child (session leader). Never returns."""
+    code = 70
+    emit = _writer(w, limits.output_mb * 1024 * 1024)
+    try:
+        os.setsid()
+        if isolated:
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
+                   "unshare")
+            work = _setup_mounts(hide, keep, limits, files, uid)
+            pid = os.fork()  # PID 1 of the new PID namespace
+            if pid:
+                os.close(w)
+                while True:
+                    try:
+                        _, status = os.waitpid(pid, 0)
+                        break
+                    except InterruptedError:
+                        continue
+                os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else
+                         128 + (os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0))
+            _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
+            # (PID 1 of a new namespace sees getppid() == 0; if the leader died before prctl, the
+            # parent's killpg of the leader's process group still reaches this process)
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        else:
+            work = os.path.join(env["IOME_SCRATCH"], "work")
+            os.makedirs(work, exist_ok=True)
+            for name, content in files.items():
+                Path(work, name).write_bytes(content)
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        _setlimits(limits, isolated)
+        if isolated:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        os.chdir(work)
+        os.environ.clear()
+        os.environ.update(env, HOME=work, TMPDIR=work, PWD=work)
+        target(job, emit)
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - anything the work raised ends the sandbox
+        code = 72
+        try:
+            emit("sandbox-error", f"{type(exc).__name__}: {exc}"[:2000])
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+def run(target, job, limits: Limits, slot: int = 0, hide: list[str] | None = None,
+        keep: list[str] | None = None, files: dict[str, bytes] | None = None, env: dict | None = None,
+        scratch: str | None = None) -> Outcome:
+    """Run ``target(job, emit)`` in a sandbox; return the frames it emitted and how it ended."""
+    isolated = can_isolate()
+    uid = UID_BASE + slot
+    env = dict(env or {})
+    if not isolated:
+        env["IOME_SCRATCH"] = scratch or "/tmp"
+    r, w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        _child(target, job, limits, uid, list(hide or []), list(keep or []), dict(files or {}), env, w, isolated)
+    os.close(w)
+    out = Outcome(isolation="namespaces" if isolated else "limits-only")
+    buf = bytearray()
+    deadline = start + limits.wall_seconds
+    cap = limits.output_mb * 1024 * 1024 + 1024
+    status = None
+    eof = False
+    try:
+        while True:
+            if status is None:
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = st
+            if status is not None and eof:
+                break
+            now = time.monotonic()
+            if now > deadline:
+                out.exit = "timeout"
+                break
+            if eof:
+                time.sleep(0.005)
+                continue
+            ready, _, _ = select.select([r], [], [], min(0.05, max(0.0, deadline - now)))
+            if ready:
+                chunk = os.read(r, 1 << 20)
+                if not chunk:
+                    eof = True
+                    continue
+                buf += chunk
+                if len(buf) > cap:
+                    out.exit = "output-limit"
+                    break
+            elif status is not None:
+                break  # child gone and nothing more to read (a writer may linger outside isolation)
+    finally:
+        if status is None:
+            for target_pid in (-pid, pid):
+                try:
+                    os.kill(target_pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            _, status = os.waitpid(pid, 0)
+        else:
+            try:  # the process group, in case a child outlived it without namespaces
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        os.close(r)
+    out.seconds = time.monotonic() - start
+    out.frames = _parse(bytes(buf))
+    if not out.exit:
+        if os.WIFSIGNALED(status):
+            out.exit = f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+        else:
+            code = os.waitstatus_to_exitcode(status)
+            out.exit = "ok" if code == 0 else (
+                f"signal {signal.Signals(code - 128).name}" if 128 < code < 128 + 65 else f"exit {code}")
+    return out
+
+
+def no_leftovers(slot: int) -> list[int]:
+    """PIDs still running as this slot's sandbox uid (should be none)."""
+    uid = UID_BASE + slot
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    found.append(int(entry.name))
+            except FileNotFoundError:
+                continue
+    return found
+
+
+__all__ = ["Limits", "Outcome", "run", "can_isolate", "no_leftovers", "errno"]
