@@ -46,6 +46,29 @@ def data_build(raw, out):
     console.print(f"[green]{out or 'data/'} rebuilt from {raw}")
 
 
+@data.command("refresh")
+@click.option("--indicator", "indicators", multiple=True,
+              help="Only this indicator (resource name or WDI code); repeat for several. Default: all.")
+@click.option("--endpoint", default=None, help="World Bank API base URL (default: https://api.worldbank.org/v2).")
+def data_refresh(indicators, endpoint):
+    """Re-download the WDI indicators from the World Bank API (needs internet).
+
+    data/ is replaced only when every indicator downloaded and validated; otherwise it is untouched.
+    """
+    from .refresh import DEFAULT_ENDPOINT, RefreshError, indicators_named, refresh
+    root = repo_root()
+    try:
+        chosen = indicators_named(list(indicators)) if indicators else None
+        notes = refresh(root / "data", chosen, endpoint or DEFAULT_ENDPOINT,
+                        progress=lambda items, description: track(items, description=description, console=console))
+    except RefreshError as exc:
+        raise click.ClickException(str(exc)) from None
+    for note in notes:
+        console.print(f"  note: {note}")
+    console.print("[green]data/ refreshed from the World Bank API. Rebuild the book to use the new figures; "
+                  "`git diff data/` shows what changed.")
+
+
 @main.group()
 def book():
     """The Jupyter Book."""
