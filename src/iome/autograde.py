@@ -369,7 +369,6 @@ def _hidden_ranges(source: str) -> set[int]:
 
 def _run_test(shell, gid: str, source: str, points: float) -> dict:
     """Run one test cell (instructor code) in the test interpreter; decide its score."""
-    from nbgrader.utils import get_partial_grade
     out, err = _Capped(), _Capped()
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = out, err
@@ -410,13 +409,20 @@ def _run_test(shell, gid: str, source: str, points: float) -> dict:
         text = repr(value)
         outputs.append({"output_type": "execute_result", "data": {"text/plain": text[:2000]}, "metadata": {},
                         "execution_count": None})
-        try:
-            score = float(get_partial_grade({"data": {"text/plain": text}}, points))
-        except Exception:  # noqa: BLE001 - nbgrader's own rule: odd output -> full credit
-            score = points
+        score = partial_grade(text, points)
     else:
         score = points
     return {"id": gid, "score": score, "points": points, "outputs": outputs, "error": error}
+
+
+def partial_grade(text: str, points: float) -> float:
+    """nbgrader's rule for a test cell whose last line is a value: a number in [0, points] is the
+    score; anything else (or a negative number) means full credit. Over the maximum: capped."""
+    try:
+        grade = float(text)
+    except ValueError:
+        return points
+    return min(grade, points) if grade >= 0 else points
 
 
 def test_run(job: dict, emit) -> None:
@@ -457,7 +463,6 @@ def _init_worker(slot: int, preload_data: bool = True):
     import altair  # noqa: F401  (pre-load: every sandbox is forked from this process)
     import numpy  # noqa: F401
     import pandas  # noqa: F401
-    from nbgrader import utils  # noqa: F401
 
     from . import answers, charts, data, explore  # noqa: F401
     if preload_data:
@@ -483,6 +488,8 @@ def worker_main(slot: int) -> None:
         except Exception as exc:  # noqa: BLE001 - reported per job, the worker carries on
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(reply) + "\n")
+    out.flush()
+    os._exit(0)  # nothing to clean up: skip the slow interpreter teardown
 
 
 def run_pool(jobs: list[dict], workers: int):
@@ -681,6 +688,22 @@ def _autograded_notebook(p: Plan, student_nb, run_cells: list, answers_cells: di
         if cell["kind"] == "answer":
             outputs_by_id[cell["id"]] = result.get("cells", {}).get(str(i), {}).get("outputs", [])
     tests = result.get("tests", {})
+    extras: dict = {}
+    anchor = None
+    for i, cell in enumerate(run_cells):
+        if cell["kind"] == "extra":
+            outs = result.get("cells", {}).get(str(i), {}).get("outputs", [])
+            extras.setdefault(anchor, []).append((cell["source"], outs))
+        else:
+            anchor = cell["id"]
+
+    def added(after):
+        for source, outs in extras.get(after, []):
+            new = nbformat.v4.new_code_cell(source)
+            new.outputs = [nbformat.from_dict(o) for o in outs]
+            nb.cells.append(new)
+
+    added(None)
     for src in p.source.cells:
         cell = nbformat.from_dict(json.loads(json.dumps(src)))
         gid, kind = _nbg(src).get("grade_id"), cell_kind(src)
@@ -694,6 +717,8 @@ def _autograded_notebook(p: Plan, student_nb, run_cells: list, answers_cells: di
             elif kind == "test" and gid in tests:
                 cell.outputs = [nbformat.from_dict(o) for o in tests[gid]["outputs"]]
         nb.cells.append(cell)
+        if gid and kind in ("locked", "answer"):
+            added(gid)
     return nb
 
 
@@ -773,12 +798,15 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
     for student in students if students is not None else submitted_students(course, assignment):
         folder = course / "submitted" / student / assignment
         notes = []
+        paths = {p.notebook: _find_notebook(folder, p.notebook, expected, notes) if folder.is_dir() else None
+                 for p in plans}
         if folder.is_dir():
-            listed = {p.name for p in folder.iterdir()} - {f"{n}.ipynb" for n in expected} - {"timestamp.txt"}
+            used = {path.name for path in paths.values() if path is not None}
+            listed = {f.name for f in folder.iterdir()} - used - {f"{n}.ipynb" for n in expected} - {"timestamp.txt"}
             if listed:
                 notes.append(f"extra files not graded: {', '.join(sorted(listed))}")
         for p in plans:
-            path = _find_notebook(folder, p.notebook, expected, notes) if folder.is_dir() else None
+            path = paths[p.notebook]
             sub = Submission(student, p.notebook, path, problems=list(notes),
                              max_score=sum(p.tests.values()) + sum(p.manual.values()))
             subs.append(sub)
@@ -814,6 +842,8 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
     advance = progress(len(subs)) if progress else (lambda: None)
     autograded = course / "autograded"
 
+    gb = None
+
     def finish(sub: Submission, result: dict | None):
         p, nb, run_cells, answer_cells = merged[(sub.student, sub.notebook)]
         folder = autograded / sub.student / assignment
@@ -828,9 +858,13 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
                 sub.status = "grader-error"
         sub_folder = course / "submitted" / sub.student / assignment
         timestamp = _timestamp(sub_folder)
-        with Gradebook(db_url) as gb, warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nbgrader's own add_submission emits SQLAlchemy SAWarnings
-            sub.score = _record(gb, p, sub, result, answer_cells, timestamp)
+            try:
+                sub.score = _record(gb, p, sub, result, answer_cells, timestamp)
+            except Exception:
+                gb.db.rollback()  # this student's transaction only; earlier students stay committed
+                raise
         folder.mkdir(parents=True, exist_ok=True)
         if result is not None and nb is not None:
             out = _autograded_notebook(p, nb, run_cells, answer_cells, result)
@@ -851,16 +885,17 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
         _merge_result_file(folder / RESULT_FILE, report)
         advance()
 
-    for sub in subs:
-        if sub.status in ("missing", "ungradable"):
-            finish(sub, None)
-    if jobs:
-        for job, result, error in run_pool(jobs, workers):
-            sub = by_key[(job["student"], job["notebook"])]
-            if error:
-                sub.status = "grader-error"
-                sub.problems.append(f"grader error: {error}"[:500])
-            finish(sub, result)
+    with Gradebook(db_url) as gb:  # the only writer of the gradebook during the batch
+        for sub in subs:
+            if sub.status in ("missing", "ungradable"):
+                finish(sub, None)
+        if jobs:
+            for job, result, error in run_pool(jobs, workers):
+                sub = by_key[(job["student"], job["notebook"])]
+                if error:
+                    sub.status = "grader-error"
+                    sub.problems.append(f"grader error: {error}"[:500])
+                finish(sub, result)
     return subs
 
 
