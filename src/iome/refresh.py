@@ -26,6 +26,7 @@ from .databuild import WDI_SOURCE, coverage, indicator_resource, tidy_rows, writ
 
 DEFAULT_ENDPOINT = "https://api.worldbank.org/v2"
 TIMEOUT_SECONDS = 60
+PER_PAGE = 5000  # rows per request: an indicator (about 17,000 country-years) in four requests
 
 
 class RefreshError(RuntimeError):
@@ -37,13 +38,14 @@ def _client(endpoint: str):
     """wbgapi configured for one refresh (its settings are module globals: restore them after)."""
     import wbgapi
 
-    saved = wbgapi.endpoint, dict(wbgapi.get_options)
+    saved = wbgapi.endpoint, dict(wbgapi.get_options), wbgapi.per_page
     wbgapi.endpoint = endpoint.rstrip("/")
     wbgapi.get_options = {**wbgapi.get_options, "timeout": TIMEOUT_SECONDS}
+    wbgapi.per_page = PER_PAGE
     try:
         yield wbgapi
     finally:
-        wbgapi.endpoint, wbgapi.get_options = saved
+        wbgapi.endpoint, wbgapi.get_options, wbgapi.per_page = saved
 
 
 def _as_text(value) -> str:
