@@ -19,7 +19,7 @@ import yaml
 from nbgrader.api import Gradebook
 
 from conftest import ROOT, copy_course, course_file
-from iome import grading
+from iome import checks, grading
 
 ASSIGNMENTS = grading.assignments(ROOT / "exercises")
 HOMES = {"USA": ["GBR", "DEU", "JPN", "BRA", "IND", "NGA", "KEN", "ETH"],
@@ -124,3 +124,15 @@ def test_feedback_and_grades_csv_are_written(graded):
     solution_auto = sum(v[1] for v in auto_cells(graded["scores"]["solution"]).values())
     assert float(by_student["solution"]["score"]) == pytest.approx(solution_auto)
     assert float(by_student["untouched"]["score"]) == 0
+
+
+def test_release_and_feedback_leak_no_answers(graded):
+    """The student release and every student's feedback hold no solution or hidden-test line.
+    (Wrong answers fail hidden tests, so their feedback would show hidden lines if tracebacks leaked.)"""
+    course, assignment = graded["course"], graded["assignment"]
+    secret = checks.secrets(source_notebook(course, assignment))
+    assert secret, "the scan needs the assignment's solution and hidden-test lines"
+    files = [*(course / "release" / assignment).rglob("*"), *(course / "feedback").rglob("*.html")]
+    files = [f for f in files if f.is_file()]
+    assert any(f.suffix == ".html" for f in files) and any(f.suffix == ".ipynb" for f in files)
+    assert checks.find_leaks(files, secret) == []

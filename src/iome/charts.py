@@ -97,8 +97,7 @@ def by_income(frame: pd.DataFrame, *, title: str, unit: str, source: str, descri
     frame = label(frame.dropna(subset=["income_group"]), home)
     scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
     y = alt.Y("income_group:N", sort=list(INCOME_COLORS), title="Income group (World Bank)")
-    base = alt.Chart(frame, title=alt.Title(title, subtitle=[source]), description=description,
-                     width=width, height=alt.Step(46))
+    base = alt.Chart(frame, width=width, height=alt.Step(46))
     dots = base.mark_circle(size=55, opacity=0.65).encode(
         x=alt.X("value:Q", title=unit, scale=scale),
         y=y,
@@ -112,7 +111,8 @@ def by_income(frame: pd.DataFrame, *, title: str, unit: str, source: str, descri
                                  strokeWidth=2.5).encode(x=alt.X("value:Q", scale=scale), y=y)
     text = home_frame.mark_text(dy=-16, fontWeight="bold", color=HOME_COLOR).encode(
         x=alt.X("value:Q", scale=scale), y=y, text="label:N")
-    return alt.layer(dots, ring, text)
+    # title and description on the layer itself: the book reads them from the top-level spec
+    return alt.layer(dots, ring, text, title=alt.Title(title, subtitle=[source]), description=description)
 
 
 def income_summary(frame: pd.DataFrame, unit: str, home: str | None = None) -> str:

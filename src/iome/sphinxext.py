@@ -20,10 +20,12 @@ from sphinx.errors import ExtensionError
 from . import chapters as ch
 
 STATIC = Path(__file__).parent / "static"
-# Files copied from npm packages (pinned in package.json) into _vendor/js/ by scripts/build.sh and
-# served from _static/js/. The widget files are wired to myst-nb by nb_ipywidgets_js in _config.yml.
+# Files copied from npm packages (pinned in package.json) into _vendor/js/ by `python -m iome.vendor`
+# and served from _static/js/. myst-nb's own widget loader is switched off (nb_ipywidgets_js: {} in
+# _config.yml) because it can only point at a CDN or one fixed URL; we add the scripts per page.
 VEGA_JS = ("js/vega.min.js", "js/vega-lite.min.js", "js/vega-embed.min.js")
 WIDGET_JS = ("js/require.js", "js/embed-amd.js")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"  # marks a widget output in the page body
 VENDOR_HINT = "run `bash scripts/build.sh` (it installs the pinned JavaScript with `npm ci`)"
 
 
@@ -115,11 +117,34 @@ def fix_coverage_links(app, doctree, docname):
 
 
 def html_page_context(app, pagename, templatename, context, doctree):
-    if 'class="iome-vega"' in context.get("body", ""):
+    body = context.get("body", "")
+    if 'class="iome-vega"' in body:
         for i, path in enumerate(VEGA_JS):
-            # before require.js (myst-nb's widget loader), else the UMD bundles register as AMD modules
+            # before require.js, else the UMD bundles register as AMD modules instead of globals
             app.add_js_file(path, priority=200 + i)
         app.add_js_file("iome-charts.js", priority=210)
+    if WIDGET_VIEW in body:
+        # the widget manager loads its fonts from <cdn>/@jupyter-widgets/html-manager/dist/:
+        # point "cdn" at this site's _static/js/, relative to the page so any hosting path works
+        base = context["pathto"]("_static/js/", 1)
+        app.add_js_file(WIDGET_JS[0], priority=900)  # last: UMD scripts loaded after it break
+        # and it resolves its fonts against the AMD module's URL, i.e. RequireJS's baseUrl
+        app.add_js_file(None, body=f'require.config({{baseUrl: "{base}"}});', priority=900)
+        app.add_js_file(WIDGET_JS[1], priority=901, **{"data-jupyter-widgets-cdn": base,
+                                                       "data-jupyter-widgets-cdn-only": ""})
+
+
+def dedupe_scripts(app, pagename, templatename, context, doctree):
+    """sphinx-thebe (always loaded by Jupyter Book) adds its inline config twice, which throws
+    "Identifier 'THEBE_JS_URL' has already been declared" on every page: keep one copy."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        # the copies differ only in filename None vs "" (inline scripts)
+        key = (getattr(script, "filename", str(script)) or "", tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"][:] = unique  # in place: add_js_file appends to this same list
 
 
 class VegaLiteRenderer:
@@ -155,5 +180,7 @@ def setup(app):
     app.connect("env-get-outdated", env_get_outdated)
     app.connect("doctree-resolved", fix_coverage_links)
     app.connect("html-page-context", html_page_context)
+    # early: a later handler that returns a template name stops the event (emit_firstresult)
+    app.connect("html-page-context", dedupe_scripts, priority=100)
     app.add_directive("outcome-coverage", OutcomeCoverage)
     return {"version": "0.1", "parallel_read_safe": False, "parallel_write_safe": True}

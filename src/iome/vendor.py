@@ -56,10 +56,13 @@ def vendor(root: Path | None = None) -> Path:
                 if not members:
                     sys.exit(f"{tarball}: none of {FILES[name]} found; did the package layout change?")
                 for m in members:
-                    with tar.extractfile(m) as src, open(target / Path(m.name).name, "wb") as dst:
+                    # the widget manager fetches its fonts from <cdn>/<package>/dist/ (see sphinxext)
+                    folder = target if m.name.endswith(".js") else target / name / "dist"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    with tar.extractfile(m) as src, open(folder / Path(m.name).name, "wb") as dst:
                         shutil.copyfileobj(src, dst)
     stamp.write_text(digest)
-    print(f"    wrote {len(list(target.iterdir())) - 1} files to {target}")
+    print(f"    wrote {sum(1 for p in target.rglob('*') if p.is_file()) - 1} files to {target}")
     return target
 
 
