@@ -170,5 +170,8 @@ def test_feedback_shows_failures_but_no_hidden_tests(cohort):
         assert not leaked, f"{page}: hidden test source in feedback: {leaked[:2]}"
         assert "BEGIN HIDDEN TESTS" not in html
     wrong = (course / "feedback" / "edit-test" / ASSIGNMENT / pages[0].name).read_text()
-    assert "hidden test failed" in wrong and "the median for" in wrong, \
-        "a failing hidden test says which test failed and why (its message)"
+    assert "A hidden test failed. AssertionError: the median for Low is not right" in wrong, \
+        "a failing hidden test says which test failed and why (its message), through iome.feedback"
+    untouched = (course / "feedback" / "untouched" / ASSIGNMENT / pages[0].name).read_text()
+    assert "Visible test failed (line 1): assert isinstance(medians, pd.Series)" in untouched
+    assert not list((course / "feedback").glob("*/*/*.json")), "grading reports stay with the instructor"

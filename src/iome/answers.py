@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import types
 
 import numpy as np
 import pandas as pd
@@ -145,6 +146,8 @@ def dumps(answers: dict) -> str:
     """Encode {name: value}; unreadable answers become {"$": "unreadable", "why": ...}."""
     out = {}
     for name, value in answers.items():
+        if isinstance(value, types.ModuleType):
+            continue  # `import x as name`: the test run imports its own modules
         try:
             out[name] = encode(value)
         except Unreadable as exc:

@@ -45,7 +45,6 @@ from .settings import repo_root
 MAX_NOTEBOOK_BYTES = 30 * 1024 * 1024
 TEXT_CAP = 20_000          # characters of a cell's stdout/stderr kept for feedback
 MIME_CAP = 300_000         # bytes of one rich output kept
-RESULT_FILE = "iome-result.json"
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 
 
@@ -604,7 +603,8 @@ def grade_job(job: dict) -> dict:
             tests[data["id"]] = data
         elif kind == "unreadable" and isinstance(data, dict):
             for name, why in data.items():
-                result["problems"].append(f"answer {name!r} could not be graded: {why}")
+                if not str(name).startswith("_"):  # helpers like _tmp are the student's business
+                    result["problems"].append(f"answer {name!r} could not be graded: {why}")
         elif kind == "setup-error":
             result["problems"].append(f"grader error: setup cell {data.get('id')!r} failed: {data.get('error')}")
             result["grader_error"] = True
@@ -882,7 +882,7 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
                                 "error": (v.get("error") or {}).get("ename")}
                             for k, v in (result or {}).get("tests", {}).items()},
                   "graded_at": datetime.now(timezone.utc).isoformat()}
-        _merge_result_file(folder / RESULT_FILE, report)
+        _merge_result_file(results_dir(course, assignment) / f"{sub.student}.json", report)
         advance()
 
     with Gradebook(db_url) as gb:  # the only writer of the gradebook during the batch
@@ -899,7 +899,14 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
     return subs
 
 
+def results_dir(course: Path, assignment: str) -> Path:
+    """Per-student grading reports (status, reasons, per-test scores): instructor-only, outside
+    autograded/ (nbgrader copies every file there into the student's feedback)."""
+    return course / "exports" / assignment / "results"
+
+
 def _merge_result_file(path: Path, report: dict):
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = {}
     if path.is_file():
         try:
@@ -923,7 +930,7 @@ def _course_file() -> Path:
 def results(course: Path, assignment: str) -> list[dict]:
     """The per-notebook grading reports written by :func:`autograde`."""
     out = []
-    for f in sorted((course / "autograded").glob(f"*/{assignment}/{RESULT_FILE}")):
+    for f in sorted(results_dir(course, assignment).glob("*.json")):
         try:
             out.extend(json.loads(f.read_text()).values())
         except ValueError:

@@ -96,12 +96,205 @@ def book_build(strict):
         raise click.ClickException("the book build failed: read the warnings above (file and line are named).")
 
 
+# ---- instructor workflow: release -> collect -> autograde -> feedback -> export -> report ------
+
+def _course_opt(f):
+    return click.option("--course", type=click.Path(path_type=Path, file_okay=False), default=None,
+                        help="The nbgrader course folder (default: exercises/ in the repository).")(f)
+
+
+def _course(course: Path | None) -> Path:
+    from .grading import course_dir
+    course = (course or course_dir()).resolve()
+    if not (course / "nbgrader_config.py").is_file():
+        raise click.ClickException(f"{course}: no nbgrader_config.py here; pass the course folder with --course")
+    return course
+
+
+def _check_assignment(course: Path, assignment: str) -> None:
+    from .grading import assignments
+    known = assignments(course)
+    if assignment not in known:
+        raise click.ClickException(f"{course / 'source' / assignment}: no such assignment "
+                                   f"(known: {', '.join(known) or 'none'})")
+
+
 @main.command()
 @click.argument("assignment")
-def release(assignment):
-    """Generate the student version of ASSIGNMENT in exercises/release/."""
+@_course_opt
+def release(assignment, course):
+    """Generate the student version of ASSIGNMENT in <course>/release/ (solutions and hidden tests removed)."""
+    from .grading import GradingError
     from .grading import release as do_release
-    console.print(f"released to {do_release(assignment)}")
+    course = _course(course)
+    _check_assignment(course, assignment)
+    try:
+        with console.status(f"nbgrader generate_assignment {assignment}"):
+            folder = do_release(assignment, course=course)
+    except GradingError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"released to {folder} - hand out the notebook(s) in that folder")
+
+
+@main.command("collect")
+@click.argument("assignment")
+@click.argument("source", type=click.Path(path_type=Path, exists=True))
+@click.option("--roster", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="CSV with student_id and any of name, email, canvas_id, moodle_id, sis_id.")
+@click.option("--lms", type=click.Choice(["auto", "canvas", "moodle", "folder"]), default="auto", show_default=True,
+              help="How files are named in SOURCE (auto-detected by default).")
+@_course_opt
+def collect_cmd(assignment, source, roster, lms, course):
+    """Copy submissions from SOURCE (a folder, or a Canvas/Moodle bulk-download .zip) into submitted/."""
+    from .collect import CollectError, collect
+    course = _course(course)
+    _check_assignment(course, assignment)
+    notebooks = [p.stem for p in sorted((course / "source" / assignment).glob("*.ipynb"))]
+    try:
+        with console.status(f"collecting {source}"):
+            result = collect(assignment, source, course, notebooks, roster, lms)
+    except CollectError as exc:
+        raise click.ClickException(str(exc)) from None
+    log = result.write_csv(course / "exports" / assignment / "collect-report.csv")
+    counts = {a: sum(1 for r in result.rows if r.action == a) for a in ("placed", "extra", "not placed")}
+    console.print(f"{len(result.students)} students collected into {course / 'submitted'}: "
+                  f"{counts['placed']} notebooks placed, {counts['extra']} extra files kept (not graded)")
+    for row in result.unplaced:
+        console.print(f"[red]NOT PLACED[/red] {row.source}: {row.detail}")
+    console.print(f"every file and what happened to it: {log}")
+    if result.unplaced:
+        console.print(f"[yellow]{len(result.unplaced)} file(s) could not be placed: fix the roster (or rename "
+                      "the files) and run collect again; nothing else was changed for those files.")
+
+
+@main.command("autograde")
+@click.argument("assignment")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Submissions graded at once (default: number of CPU cores, at least 2).")
+@click.option("--student", "students", multiple=True, help="Only this student (repeatable).")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per notebook, all cells.")
+@click.option("--memory", "memory_mb", type=int, default=1024, show_default=True, help="MB a notebook may use.")
+@_course_opt
+def autograde_cmd(assignment, workers, students, timeout, memory_mb, course):
+    """Grade every submission of ASSIGNMENT in sandboxes, in parallel, into the gradebook."""
+    import os
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import autograde as ag
+    from .grading import GradingError
+    from .sandbox import Limits, can_isolate
+    course = _course(course)
+    _check_assignment(course, assignment)
+    if not can_isolate():
+        console.print("[yellow]not root: grading runs with resource limits only (no namespaces, no separate "
+                      "user). Run as root for the hardened sandbox; see the instructor guide.")
+    workers = workers or max(2, os.cpu_count() or 2)
+    limits = Limits(wall_seconds=timeout, memory_mb=memory_mb)
+    with Progress(TextColumn("[bold]autograde"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("grading", total=None)
+
+        def progress(total):
+            bar.update(task, total=total)
+            return lambda: bar.advance(task)
+        try:
+            subs = ag.autograde(assignment, course=course, students=list(students) or None, workers=workers,
+                                limits=limits, progress=progress)
+        except GradingError as exc:
+            raise click.ClickException(str(exc)) from None
+    if not subs:
+        raise click.ClickException(f"no submissions in {course / 'submitted'}/*/{assignment}/: run `iome collect` first")
+    counts = {}
+    for s in subs:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    for s in subs:
+        if s.status != "graded":
+            console.print(f"[yellow]{s.student}[/yellow] ({s.status}, {s.score:g} auto points): "
+                          + "; ".join(s.problems))
+    console.print(f"gradebook: {course / 'gradebook.db'}; graded notebooks: {course / 'autograded'}; "
+                  f"reports: {ag.results_dir(course, assignment)}")
+
+
+@main.command("feedback")
+@click.argument("assignment")
+@_course_opt
+def feedback_cmd(assignment, course):
+    """Write each student's feedback (HTML, hidden tests removed) to <course>/feedback/."""
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .grading import GradingError, nbgrader
+    course = _course(course)
+    students = sorted(p.parent.name for p in (course / "autograded").glob(f"*/{assignment}"))
+    if not students:
+        raise click.ClickException(f"nothing autograded for {assignment}: run `iome autograde {assignment}` first")
+    done = threading.Event()
+    error = []
+
+    def run():
+        try:
+            nbgrader("generate_feedback", assignment, "--force", course=course)
+        except GradingError as exc:
+            error.append(exc)
+        finally:
+            done.set()
+    threading.Thread(target=run, daemon=True).start()
+    with Progress(TextColumn("[bold]feedback"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+        task = bar.add_task("feedback", total=len(students))
+        while not done.wait(0.5):
+            bar.update(task, completed=sum(1 for s in students if any(
+                (course / "feedback" / s / assignment).glob("*.html"))))
+        bar.update(task, completed=len(students))
+    if error:
+        raise click.ClickException(str(error[0]))
+    console.print(f"feedback for {len(students)} students in {course / 'feedback'}/<student>/{assignment}/ "
+                  "- return each student's folder to them")
+
+
+@main.command("export")
+@click.argument("assignment")
+@click.option("--roster", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="Roster CSV (names, emails and LMS ids for the LMS file).")
+@click.option("--lms", type=click.Choice(["canvas", "moodle"]), default="canvas", show_default=True)
+@click.option("--column", default=None, help="Grade column name for the LMS (default: the assignment name; "
+              "Canvas expects 'Name (id)' of an existing assignment).")
+@_course_opt
+def export_cmd(assignment, roster, lms, column, course):
+    """Write the grades CSV and an LMS-importable CSV to <course>/exports/<assignment>/."""
+    from .collect import CollectError, Roster
+    from .report import gradebook_rows, write_grades_csv, write_lms_csv
+    course = _course(course)
+    try:
+        roster_data = Roster.read(roster)
+    except CollectError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = gradebook_rows(course, assignment)
+    if not rows:
+        raise click.ClickException(f"no grades for {assignment} in {course / 'gradebook.db'}: run `iome autograde`")
+    out = course / "exports" / assignment
+    grades = write_grades_csv(rows, assignment, out / "grades.csv")
+    lms_file = write_lms_csv(rows, assignment, out / f"{lms}-import.csv", lms, roster_data, column)
+    pending = sum(r.manual_pending for r in rows)
+    console.print(f"{len(rows)} students: {grades} and {lms_file}")
+    if pending:
+        console.print(f"[yellow]{pending} written answers still await a grader (nbgrader formgrader); "
+                      "export again after grading them.")
+
+
+@main.command("report")
+@click.argument("assignment")
+@_course_opt
+def report_cmd(assignment, course):
+    """Write the class report (per question, per learning outcome, charts) as one HTML page."""
+    from .report import class_report
+    course = _course(course)
+    _check_assignment(course, assignment)
+    with console.status("class report"):
+        path = class_report(course, assignment, course / "exports" / assignment / "report.html")
+    console.print(f"class report: {path}")
 
 
 if __name__ == "__main__":

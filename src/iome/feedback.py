@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 from nbformat.v4 import new_output
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -51,6 +52,10 @@ class HideHiddenTestTracebacks(Preprocessor):
     traceback line (IPython frames quote the failing source line and its neighbours) is dropped.
     Printed or displayed output that quotes hidden code is dropped too.
     """
+
+    # nbconvert preprocessors are disabled unless told otherwise; nbgrader's enable themselves.
+    # (Without this line the preprocessor is silently skipped in `nbgrader generate_feedback`.)
+    enabled = Bool(True).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or BEGIN not in cell.source:
