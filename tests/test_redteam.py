@@ -25,8 +25,11 @@ from redteam.cases import cases
 ASSIGNMENT = "health-economics"
 LIMITS = sandbox.Limits(wall_seconds=12, memory_mb=400, file_mb=16, disk_mb=48, processes=48)
 
-pytestmark = pytest.mark.skipif(not sandbox.can_isolate(),
-                                reason="the hardened grader needs root for namespaces (CI runs as root)")
+SLOT_BASE = 23_000  # sandbox uids of this batch: sandbox.UID_BASE + SLOT_BASE + worker
+
+pytestmark = [pytest.mark.skipif(not sandbox.can_isolate(),
+                                 reason="the hardened grader needs root for namespaces (CI runs as root)"),
+              pytest.mark.xdist_group(name="redteam")]  # one cohort, one pytest-xdist worker
 
 
 class Listener:
@@ -72,7 +75,7 @@ def cohort(tmp_path_factory):
         for name, data in case.files.items():
             (folder / name).write_bytes(data)
     try:
-        subs = autograde.autograde(ASSIGNMENT, course=course, workers=2, limits=LIMITS)
+        subs = autograde.autograde(ASSIGNMENT, course=course, workers=2, limits=LIMITS, slot_base=SLOT_BASE)
     finally:
         listener.close()
     yield {"course": course, "cases": {c.student: c for c in batch}, "subs": {s.student: s for s in subs},
@@ -80,9 +83,9 @@ def cohort(tmp_path_factory):
 
 
 CASE_NAMES = ["honest-a", "untouched", "edit-test", "delete-tests", "duplicate-test", "retype-test",
-              "patch-assert", "traceback-hook", "input-transformer", "always-equal", "snoop", "sys-exit",
+              "patch-assert", "traceback-hook", "input-transformer", "always-equal", "snoop", "memory-snoop", "sys-exit",
               "os-exit", "segfault", "infinite-loop", "memory-bomb", "fork-bomb", "disk-fill", "big-print",
-              "background", "network", "bad-json", "empty-file", "wrong-nbformat", "wrong-name", "extra-files",
+              "background", "network", "bad-json", "empty-file", "wrong-nbformat", "wrong-name", "extra-files", "no-metadata",
               "honest-z"]
 
 
@@ -124,7 +127,7 @@ def test_gradebook_is_consistent(cohort):
 
 
 def test_nothing_survives_the_batch(cohort):
-    for slot in range(2):
+    for slot in range(SLOT_BASE, SLOT_BASE + 2):
         assert sandbox.no_leftovers(slot) == [], f"processes of sandbox slot {slot} still running"
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -151,6 +154,11 @@ def test_snooping_finds_nothing(cohort):
     assert "SNOOP 0" in out, out[:2000]
     secret = hidden_lines(cohort["source"].read_text())
     assert secret and not any(line in out for line in secret)
+
+
+def test_memory_holds_no_secrets(cohort):
+    out = _outputs(cohort, "memory-snoop")
+    assert "MEMSNOOP 0" in out, out[:3000]
 
 
 def test_big_print_is_capped(cohort):

@@ -195,6 +195,15 @@ def merge(plan_: Plan, student: nbformat.NotebookNode) -> tuple[list[dict], dict
             what = {"answer": "answer cell", "manual": "written answer", "test": "test cell"}[kind]
             notes.append(f"{what} {gid!r} is missing from the submission"
                          + (" (the source copy is used)" if kind == "test" else ""))
+    if not seen:
+        # no nbgrader metadata at all (the work was pasted into a new notebook): run the student's
+        # cells as they are, in order; the tests still come from the source
+        notes.append("the notebook has none of the assignment's cell ids (was it copied into a new notebook?): "
+                     "its code cells were run in order")
+        code = [c.source for c in student.cells if c.get("cell_type") == "code" and c.source.strip()]
+        run = [{"kind": "extra", "id": None, "source": src} for src in code]
+        run.append({"kind": "answer", "id": None, "source": "", "capture": plan_.all_names})
+        return run, answers, [n for n in notes if "is missing from the submission" not in n]
     run = [{"kind": "extra", "source": s, "id": None} for s in extras.get(None, [])]
     for cell in plan_.source.cells:
         gid, kind = _nbg(cell).get("grade_id"), cell_kind(cell)
@@ -471,6 +480,13 @@ def _init_worker(slot: int, preload_data: bool = True):
             except Exception:  # noqa: BLE001 - a bad file fails later, inside the notebook
                 pass
     _SHELL = _make_shell()
+    global _SERVER
+    # every sandbox is forked from this clean copy, made before the worker has seen any job
+    sandbox.can_isolate()  # probe once, before the fork server copies this process
+    _SERVER = sandbox.ForkServer({"student": student_run, "test": test_run})
+
+
+_SERVER = None
 
 
 def worker_main(slot: int) -> None:
@@ -488,10 +504,11 @@ def worker_main(slot: int) -> None:
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(reply) + "\n")
     out.flush()
+    _SERVER.close()
     os._exit(0)  # nothing to clean up: skip the slow interpreter teardown
 
 
-def run_pool(jobs: list[dict], workers: int):
+def run_pool(jobs: list[dict], workers: int, slot_base: int = 0):
     """Grade jobs in N worker processes (each pre-loaded once); yield (job, result, error) as they end.
 
     A worker that dies is replaced and its job reported as a grader error; the batch goes on.
@@ -502,7 +519,7 @@ def run_pool(jobs: list[dict], workers: int):
     procs = {}
 
     def start(slot):
-        proc = subprocess.Popen([sys.executable, "-m", "iome.autograde", str(slot)], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-m", "iome.autograde", str(slot_base + slot)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True, bufsize=1, cwd=str(repo_root()))
         procs[slot] = {"proc": proc, "job": None, "ready": False}
         sel.register(proc.stdout, selectors.EVENT_READ, slot)
@@ -572,7 +589,7 @@ def grade_job(job: dict) -> dict:
     common = dict(slot=_SLOT, hide=job["hide"], keep=job["keep"], files=files, env=_env(course_file))
     result = {"student": job["student"], "notebook": job["notebook"], "problems": [], "cells": {}}
 
-    one = sandbox.run(student_run, {"cells": job["cells"], "names": job["names"]}, limits, **common)
+    one = _SERVER.run("student", {"cells": job["cells"], "names": job["names"]}, limits, **common)
     last_answers, started, done = None, None, False
     for kind, data in one.frames:
         if kind == "start" and isinstance(data, int):
@@ -596,7 +613,7 @@ def grade_job(job: dict) -> dict:
                }.get(one.exit, f"the notebook's Python process ended ({one.exit}){where}")
         result["problems"].append(why + "; answers up to that point were graded")
 
-    two = sandbox.run(test_run, {"cells": job["test_cells"], "answers": last_answers}, limits, **common)
+    two = _SERVER.run("test", {"cells": job["test_cells"], "answers": last_answers}, limits, **common)
     tests, finished = {}, False
     for kind, data in two.frames:
         if kind == "test" and isinstance(data, dict):
@@ -679,6 +696,13 @@ def _keep_paths() -> list[str]:
     return sorted({sys.base_prefix, sys.prefix, str(root)})
 
 
+def _defuse(source: str) -> str:
+    """Student text must not carry nbgrader's hidden-test markers into the graded notebook
+    (nbgrader's feedback step refuses a hidden-test region outside a test cell)."""
+    return source.replace(HIDDEN_BEGIN, "BEGIN HIDDEN-TESTS (student text)").replace(
+        HIDDEN_END, "END HIDDEN-TESTS (student text)")
+
+
 def _autograded_notebook(p: Plan, student_nb, run_cells: list, answers_cells: dict, result: dict):
     """The autograded notebook nbgrader's feedback/formgrader read: source skeleton + the student's
     answers and outputs + test cells (from source) with the outputs of the test run."""
@@ -699,7 +723,7 @@ def _autograded_notebook(p: Plan, student_nb, run_cells: list, answers_cells: di
 
     def added(after):
         for source, outs in extras.get(after, []):
-            new = nbformat.v4.new_code_cell(source)
+            new = nbformat.v4.new_code_cell(_defuse(source))
             new.outputs = [nbformat.from_dict(o) for o in outs]
             nb.cells.append(new)
 
@@ -708,7 +732,7 @@ def _autograded_notebook(p: Plan, student_nb, run_cells: list, answers_cells: di
         cell = nbformat.from_dict(json.loads(json.dumps(src)))
         gid, kind = _nbg(src).get("grade_id"), cell_kind(src)
         if kind in ("answer", "manual", "task") and gid in answers_cells:
-            cell.source = answers_cells[gid].get("source", "")
+            cell.source = _defuse(answers_cells[gid].get("source", ""))
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -766,11 +790,16 @@ def _checksum(student_cell, p: Plan, gid: str, compute_checksum):
 
 
 def autograde(assignment: str, course: Path | None = None, students: list[str] | None = None,
-              workers: int = 2, limits: sandbox.Limits | None = None, progress=None) -> list[Submission]:
+              workers: int = 2, limits: sandbox.Limits | None = None, progress=None,
+              slot_base: int | None = None) -> list[Submission]:
     """Grade every submission of ASSIGNMENT (or the listed students) into the course's gradebook.
 
-    ``progress(total)`` may return a callable advanced once per graded notebook.
+    ``progress(total)`` may return a callable advanced once per graded notebook. Worker i runs its
+    sandboxes as uid ``sandbox.UID_BASE + slot_base + i``; by default slot_base is derived from
+    this process id, so two batches running at once never share a uid (or its process limit).
     """
+    if slot_base is None:
+        slot_base = 64 * (os.getpid() % 400)
     from nbgrader.api import Gradebook, MissingEntry
     course = (course or course_dir()).resolve()
     limits = limits or sandbox.Limits()
@@ -890,7 +919,7 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
             if sub.status in ("missing", "ungradable"):
                 finish(sub, None)
         if jobs:
-            for job, result, error in run_pool(jobs, workers):
+            for job, result, error in run_pool(jobs, workers, slot_base):
                 sub = by_key[(job["student"], job["notebook"])]
                 if error:
                     sub.status = "grader-error"

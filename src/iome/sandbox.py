@@ -32,8 +32,11 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
+import socket
 import struct
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,8 +75,29 @@ class Outcome:
     note: str = ""
 
 
+_ISOLATE: bool | None = None
+
+
 def can_isolate() -> bool:
-    return os.geteuid() == 0 and Path("/proc/self/ns/pid").exists()
+    """True when this process may create the namespaces and mounts (root, and a kernel/container
+    that allows them). Probed once, in a throw-away child."""
+    global _ISOLATE
+    if _ISOLATE is None:
+        _ISOLATE = False
+        if os.geteuid() == 0 and Path("/proc/self/ns/pid").exists():
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
+                           "unshare")
+                    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+                    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
+                    os._exit(0)
+                except BaseException:  # noqa: BLE001
+                    os._exit(1)
+            _, status = os.waitpid(pid, 0)
+            _ISOLATE = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    return _ISOLATE
 
 
 def _check(ret: int, what: str):
@@ -251,9 +275,11 @@ def _child(target, job, limits: Limits, uid: int, hide: list[str], keep: list[st
 def run(target, job, limits: Limits, slot: int = 0, hide: list[str] | None = None,
         keep: list[str] | None = None, files: dict[str, bytes] | None = None, env: dict | None = None,
         scratch: str | None = None) -> Outcome:
-    """Run ``target(job, emit)`` in a sandbox; return the frames it emitted and how it ended."""
+    """Run ``target(job, emit)`` in a sandbox forked from *this* process; return what it emitted.
+
+    The sandbox inherits this process's memory: use :class:`ForkServer` when this process has
+    seen data the sandboxed code must not (hidden tests, other students' answers)."""
     isolated = can_isolate()
-    uid = UID_BASE + slot
     env = dict(env or {})
     if not isolated:
         env["IOME_SCRATCH"] = scratch or "/tmp"
@@ -262,8 +288,18 @@ def run(target, job, limits: Limits, slot: int = 0, hide: list[str] | None = Non
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        _child(target, job, limits, uid, list(hide or []), list(keep or []), dict(files or {}), env, w, isolated)
+        _child(target, job, limits, UID_BASE + slot, list(hide or []), list(keep or []), dict(files or {}), env,
+               w, isolated)
     os.close(w)
+
+    def poll(block: bool):
+        done, st = os.waitpid(pid, 0 if block else os.WNOHANG)
+        return st if done else None
+    return _collect(pid, r, poll, None, limits, start, isolated)
+
+
+def _collect(pid: int, r: int, poll, extra_fd, limits: Limits, start: float, isolated: bool) -> Outcome:
+    """Read frames from the sandbox until it ends or its time is up; kill its tree; decode."""
     out = Outcome(isolation="namespaces" if isolated else "limits-only")
     buf = bytearray()
     deadline = start + limits.wall_seconds
@@ -273,20 +309,19 @@ def run(target, job, limits: Limits, slot: int = 0, hide: list[str] | None = Non
     try:
         while True:
             if status is None:
-                done, st = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    status = st
+                status = poll(False)
             if status is not None and eof:
                 break
             now = time.monotonic()
             if now > deadline:
                 out.exit = "timeout"
                 break
-            if eof:
+            watch = ([] if eof else [r]) + ([extra_fd] if extra_fd is not None and status is None else [])
+            if not watch:
                 time.sleep(0.005)
                 continue
-            ready, _, _ = select.select([r], [], [], min(0.05, max(0.0, deadline - now)))
-            if ready:
+            ready, _, _ = select.select(watch, [], [], min(0.05, max(0.0, deadline - now)))
+            if r in ready:
                 chunk = os.read(r, 1 << 20)
                 if not chunk:
                     eof = True
@@ -295,7 +330,7 @@ def run(target, job, limits: Limits, slot: int = 0, hide: list[str] | None = Non
                 if len(buf) > cap:
                     out.exit = "output-limit"
                     break
-            elif status is not None:
+            elif not ready and status is not None:
                 break  # child gone and nothing more to read (a writer may linger outside isolation)
     finally:
         if status is None:
@@ -304,7 +339,7 @@ def run(target, job, limits: Limits, slot: int = 0, hide: list[str] | None = Non
                     os.kill(target_pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            _, status = os.waitpid(pid, 0)
+            status = poll(True)
         else:
             try:  # the process group, in case a child outlived it without namespaces
                 os.killpg(pid, signal.SIGKILL)
@@ -323,6 +358,114 @@ def run(target, job, limits: Limits, slot: int = 0, hide: list[str] | None = Non
     return out
 
 
+class ForkServer:
+    """Fork sandboxes from a clean copy of this process, made before it saw any job.
+
+    The server process ("zygote") is forked at construction, after the caller has imported what
+    every sandbox needs. It only ever receives the *path* of a job file (root-only folder) and the
+    write end of a result pipe; the sandbox child reads the job after the fork and deletes it. So
+    a sandbox's memory holds its own job and nothing from earlier jobs: no other student's
+    answers, and no hidden tests unless its own job carries them (the test run)."""
+
+    def __init__(self, targets: dict):
+        self.jobdir = tempfile.mkdtemp(prefix="iome-jobs-")  # mode 0700, owner: the grader
+        self.ctrl, theirs = socket.socketpair()
+        self.pid = os.fork()
+        if self.pid == 0:
+            keep_fd = theirs.fileno()
+            os.closerange(3, keep_fd)
+            os.closerange(keep_fd + 1, 65536)  # not even the worker's pipes to the grader
+            null = os.open("/dev/null", os.O_RDWR)
+            os.dup2(null, 0)
+            os.close(null)
+            _serve(theirs, targets)
+        theirs.close()
+        self._buf = b""
+
+    def _line(self, timeout: float | None = None) -> str | None:
+        while b"\n" not in self._buf:
+            if timeout is not None and not select.select([self.ctrl], [], [], timeout)[0]:
+                return None
+            chunk = self.ctrl.recv(4096)
+            if not chunk:
+                raise RuntimeError("sandbox fork server died")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line.decode()
+
+    def run(self, target: str, job, limits: Limits, slot: int = 0, hide=None, keep=None, files=None,
+            env=None) -> Outcome:
+        isolated = can_isolate()
+        env = dict(env or {})
+        if not isolated:
+            env["IOME_SCRATCH"] = self.jobdir
+        spec = {"target": target, "job": job, "limits": limits.as_dict(), "slot": slot, "hide": list(hide or []),
+                "keep": list(keep or []), "files": {k: v.hex() for k, v in (files or {}).items()}, "env": env}
+        fd, path = tempfile.mkstemp(dir=self.jobdir, suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(spec, fh)
+        del spec
+        r, w = os.pipe()
+        start = time.monotonic()
+        socket.send_fds(self.ctrl, [path.encode() + b"\n"], [w])
+        os.close(w)
+        pid = int(self._line().split()[1])
+        state = {}
+
+        def poll(block: bool):
+            if "status" not in state:
+                line = self._line(None if block else 0)
+                if line is not None:
+                    state["status"] = int(line.split()[1])
+            return state.get("status")
+        try:
+            return _collect(pid, r, poll, self.ctrl, limits, start, isolated)
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
+
+    def close(self):
+        try:
+            self.ctrl.close()
+            os.waitpid(self.pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+        shutil.rmtree(self.jobdir, ignore_errors=True)
+
+
+def _serve(sock, targets: dict):
+    """The zygote's loop: one request at a time; never reads job contents itself."""
+    try:
+        while True:
+            msg, fds, _, _ = socket.recv_fds(sock, 4096, 1)
+            if not msg:
+                break
+            path, w = msg.decode().strip(), fds[0]
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                try:
+                    with open(path) as fh:
+                        spec = json.load(fh)
+                    os.unlink(path)
+                except BaseException:  # noqa: BLE001
+                    os._exit(73)
+                _child(targets[spec["target"]], spec["job"], Limits(**spec["limits"]), UID_BASE + spec["slot"],
+                       spec["hide"], spec["keep"], {k: bytes.fromhex(v) for k, v in spec["files"].items()},
+                       spec["env"], w, can_isolate())
+            os.close(w)
+            sock.sendall(f"pid {pid}\n".encode())
+            while True:
+                try:
+                    _, status = os.waitpid(pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+            sock.sendall(f"status {status}\n".encode())
+    finally:
+        os._exit(0)
+
+
 def no_leftovers(slot: int) -> list[int]:
     """PIDs still running as this slot's sandbox uid (should be none)."""
     uid = UID_BASE + slot
@@ -337,4 +480,4 @@ def no_leftovers(slot: int) -> list[int]:
     return found
 
 
-__all__ = ["Limits", "Outcome", "run", "can_isolate", "no_leftovers", "errno"]
+__all__ = ["Limits", "Outcome", "ForkServer", "run", "can_isolate", "no_leftovers", "errno"]

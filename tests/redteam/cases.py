@@ -174,6 +174,38 @@ def cases(source: nbformat.NotebookNode, release: nbformat.NotebookNode, name: s
     add("snoop", nb, FULL, why="gradebook, source notebooks and other submissions are out of reach",
         snoop=True)
 
+    # needles kept as bytes (hex) so the snooper never finds its own search strings
+    needles = ['6d6174682e6973636c6f736528666c6f6174286d656469616e735b5f67726f75705d292c205f77616e74', '6374797065732e737472696e675f6174283029', '424547494e2048494444454e2054455354530a']
+    memsnoop = (
+        "import gc, sys\n"
+        f"_needles = [bytes.fromhex(h) for h in {needles!r}]\n"
+        "_hits = set()\n"
+        "def _look(v):\n"
+        "    if type(v) is str:\n"
+        "        b = v.encode('utf-8', 'ignore')\n"
+        "        for _n in _needles:\n"
+        "            if _n in b:\n"
+        "                _hits.add(_n)\n"
+        "for _o in gc.get_objects():\n"
+        "    try:\n"
+        "        _vals = _o.values() if isinstance(_o, dict) else _o if isinstance(_o, (list, tuple)) else []\n"
+        "        for _v in list(_vals):\n"
+        "            _look(_v)\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "_f = sys._getframe()\n"
+        "while _f is not None:\n"
+        "    for _v in list(_f.f_locals.values()):\n"
+        "        _look(_v)\n"
+        "        if isinstance(_v, dict):\n"
+        "            [_look(x) for x in list(_v.values())]\n"
+        "    _f = _f.f_back\n"
+        "print('MEMSNOOP', len(_hits), sorted(_hits))\n")
+    nb = _solution(source)
+    _extra_after(nb, "setup", memsnoop)
+    add("memory-snoop", nb, FULL, why="the sandbox's memory holds no hidden tests and nothing of other "
+        "students (it is forked from a clean process)")
+
     # --- ending the process --------------------------------------------------------------------
     nb = _solution(source)
     _cell(nb, "q2-answer").source = "import sys\nsys.exit(3)\n"
@@ -237,6 +269,12 @@ def cases(source: nbformat.NotebookNode, release: nbformat.NotebookNode, name: s
                  "        _net.append(f'{_host}: {_e}')\n"
                  "print(_net)\n")
     add("network", nb, FULL, why="no network: not even the grading machine's loopback services")
+
+    nb = _solution(source)
+    for c in nb.cells:
+        c.metadata.pop("nbgrader", None)
+    add("no-metadata", nb, FULL, status="graded-with-problems", problem="none of the assignment's cell ids",
+        why="work pasted into a fresh notebook (no nbgrader metadata) is run in order and graded, and flagged")
 
     # --- broken files ---------------------------------------------------------------------------
     add("bad-json", None, 0.0, status="ungradable", problem="not valid JSON",
