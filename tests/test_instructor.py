@@ -301,3 +301,26 @@ def test_any_assignment_warnings_and_partial_credit(tmp_path):
     assert subs["wrong"].score == 0
     tests = {r["student"]: r["tests"] for r in autograde.results(course, "mini")}
     assert tests["right"]["t2"]["score"] == pytest.approx(0.5), "a numeric last line is partial credit"
+
+
+def test_feedback_filters_stock_nbgrader_tracebacks(tmp_path):
+    """Stock `nbgrader autograde` stores IPython tracebacks that quote the failing hidden line and
+    its neighbours; the course's feedback settings must reduce them to which test failed and why."""
+    from iome.feedback import hidden_lines
+    course = copy_course(tmp_path / "course")
+    grading.release(ASSIGNMENT, course=course)
+    (src,) = sorted((course / "source" / ASSIGNMENT).glob("*.ipynb"))
+    nb = nbformat.read(src, 4)
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q1-answer").source = \
+        'oop = data.latest("oop_share", since=2015)\nmedians = oop.groupby("income_group")["value"].mean()\n'
+    (course / "submitted" / "wrong" / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(nb, course / "submitted" / "wrong" / ASSIGNMENT / src.name)
+    grading.nbgrader("autograde", ASSIGNMENT, "--force", course=course)
+    graded = (course / "autograded" / "wrong" / ASSIGNMENT / src.name).read_text()
+    secret = hidden_lines(src.read_text())
+    assert any(line in graded for line in secret), "premise: stock tracebacks quote hidden test lines"
+    grading.nbgrader("generate_feedback", ASSIGNMENT, "--force", course=course)
+    html = (course / "feedback" / "wrong" / ASSIGNMENT / src.name.replace(".ipynb", ".html")).read_text()
+    leaked = [line for line in secret if line in html or line.replace('"', "&quot;") in html]
+    assert not leaked, leaked[:2]
+    assert "A test in this cell failed. AssertionError: the median for Low is not right" in html

@@ -25,7 +25,7 @@ from redteam.cases import cases
 ASSIGNMENT = "health-economics"
 LIMITS = sandbox.Limits(wall_seconds=12, memory_mb=400, file_mb=16, disk_mb=48, processes=48)
 
-SLOT_BASE = 23_000  # sandbox uids of this batch: sandbox.UID_BASE + SLOT_BASE + worker
+SLOT_BASE = 30_000  # sandbox uids of this batch: sandbox.UID_BASE + SLOT_BASE + worker
 
 pytestmark = [pytest.mark.skipif(not sandbox.can_isolate(),
                                  reason="the hardened grader needs root for namespaces (CI runs as root)"),
