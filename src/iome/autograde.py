@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import ast
 import json
-import selectors
-import subprocess
 import os
+import selectors
 import shutil
+import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -491,6 +492,7 @@ _SERVER = None
 
 def worker_main(slot: int) -> None:
     """`python -m iome.autograde <slot>`: read jobs (JSON lines) on stdin, answer on fd 3's copy."""
+    sandbox._libc.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)  # never outlive the grader
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed by libraries goes to stderr, never into the protocol
     sys.stdout = sys.stderr

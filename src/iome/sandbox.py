@@ -232,6 +232,9 @@ def _child(target, job, limits: Limits, uid: int, hide: list[str], keep: list[st
             pid = os.fork()  # PID 1 of the new PID namespace
             if pid:
                 os.close(w)
+                # a deadline of its own, in case whoever reads our output dies first
+                signal.signal(signal.SIGALRM, lambda *_: os.kill(pid, signal.SIGKILL))
+                signal.alarm(int(limits.wall_seconds) + 10)
                 while True:
                     try:
                         _, status = os.waitpid(pid, 0)
@@ -372,6 +375,7 @@ class ForkServer:
         self.ctrl, theirs = socket.socketpair()
         self.pid = os.fork()
         if self.pid == 0:
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # never outlive the worker
             keep_fd = theirs.fileno()
             os.closerange(3, keep_fd)
             os.closerange(keep_fd + 1, 65536)  # not even the worker's pipes to the grader
