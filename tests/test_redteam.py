@@ -35,12 +35,20 @@ pytestmark = [pytest.mark.skipif(not sandbox.can_isolate(),
 class Listener:
     """A loopback TCP server: any connection from a submission is recorded."""
 
+    UNIX = Path("/run/iome-redteam.sock")
+
     def __init__(self):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
+        self.unix = socket.socket(socket.AF_UNIX)  # a host service's socket, open to every user
+        self.UNIX.unlink(missing_ok=True)
+        self.unix.bind(str(self.UNIX))
+        self.UNIX.chmod(0o777)
+        self.unix.listen(8)
+        self.unix.settimeout(0.2)
         self.hits = []
         self.stop = False
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -48,17 +56,20 @@ class Listener:
 
     def run(self):
         while not self.stop:
-            try:
-                conn, addr = self.sock.accept()
-                self.hits.append(addr)
-                conn.close()
-            except OSError:
-                continue
+            for sock in (self.sock, self.unix):
+                try:
+                    conn, addr = sock.accept()
+                    self.hits.append(addr or "unix")
+                    conn.close()
+                except OSError:
+                    continue
 
     def close(self):
         self.stop = True
         self.thread.join()
         self.sock.close()
+        self.unix.close()
+        self.UNIX.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +153,7 @@ def test_no_network(cohort):
     assert cohort["listener"].hits == [], "a submission reached a loopback service of the grading machine"
     out = _outputs(cohort, "network")
     assert "connected" not in out and "Network is unreachable" in out
+    assert "/run/iome-redteam.sock: [Errno 2]" in out, "host Unix sockets are hidden too"
 
 
 def _outputs(cohort, student) -> str:

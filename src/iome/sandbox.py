@@ -8,7 +8,9 @@
   ``setsid`` or double-forked. The network namespace has no interfaces up: no internet, and not
   even the host's loopback services.
 * mounts empty read-only tmpfs over the paths it must not see (the nbgrader course directory with
-  the gradebook, source notebooks, other submissions; the repository's ``.git``), a small private
+  the gradebook, source notebooks, other submissions; the repository's ``.git``; ``/run`` with the
+  host's Unix sockets; any folder above Python or the course that other users may not enter, such
+  as ``/root``, with only the needed folders bound back), a small private
   tmpfs as its working directory, ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (so a disk fill stops at a
   few MB), and a fresh ``/proc``;
 * sets resource limits: address space, file size, processes (per unprivileged uid), open files, CPU
@@ -157,9 +159,11 @@ def _setup_mounts(hide: list[str], keep: list[str], limits: Limits, files: dict[
     # kept paths under a mask are re-attached (bind mounts of fds opened before masking)
     kept = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in keep
             if any(p == m or p.startswith(m + "/") for m in masks)}
-    for path in ("/var/tmp", "/dev/shm", "/run/user"):
+    for path in ("/var/tmp", "/dev/shm"):  # world-writable places: tiny private ones
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
+    if os.path.isdir("/run"):  # host services' Unix sockets live here (a network namespace does not hide them)
+        _mount("tmpfs", "/run", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
     for mask in sorted(masks, key=len):
         if mask == "/tmp":
             _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.disk_mb}m,mode=1777")

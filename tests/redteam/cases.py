@@ -260,13 +260,21 @@ def cases(source: nbformat.NotebookNode, release: nbformat.NotebookNode, name: s
 
     nb = _solution(source)
     _extra_after(nb, "setup",
-                 "import socket\n_net = []\n"
+                 "import glob, socket\n_net = []\n"
                  f"for _host, _port in [('127.0.0.1', {port}), ('1.1.1.1', 80), ('pypi.org', 443)]:\n"
                  "    try:\n"
                  "        socket.create_connection((_host, _port), timeout=2).sendall(b'LEAK')\n"
                  "        _net.append('connected ' + _host)\n"
                  "    except OSError as _e:\n"
                  "        _net.append(f'{_host}: {_e}')\n"
+                 "for _path in glob.glob('/run/*.sock') + glob.glob('/var/run/*.sock') + ['/run/iome-redteam.sock']:\n"
+                 "    try:\n"
+                 "        _u = socket.socket(socket.AF_UNIX)\n"
+                 "        _u.connect(_path)\n"
+                 "        _u.sendall(b'LEAK')\n"
+                 "        _net.append('connected ' + _path)\n"
+                 "    except OSError as _e:\n"
+                 "        _net.append(f'{_path}: {_e}')\n"
                  "print(_net)\n")
     add("network", nb, FULL, why="no network: not even the grading machine's loopback services")
 
