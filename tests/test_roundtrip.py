@@ -127,12 +127,17 @@ def test_feedback_and_grades_csv_are_written(graded):
 
 
 def test_release_and_feedback_leak_no_answers(graded):
-    """The student release and every student's feedback hold no solution or hidden-test line.
-    (Wrong answers fail hidden tests, so their feedback would show hidden lines if tracebacks leaked.)"""
+    """The release holds no solution or hidden-test line; no student's feedback shows a hidden-test
+    line (wrong answers fail hidden tests, so tracebacks would quote them), and the untouched
+    release's feedback shows no solution either. (Students who submitted the solution see their
+    own code in their feedback, which is fine.)"""
     course, assignment = graded["course"], graded["assignment"]
-    secret = checks.secrets(source_notebook(course, assignment))
-    assert secret, "the scan needs the assignment's solution and hidden-test lines"
-    files = [*(course / "release" / assignment).rglob("*"), *(course / "feedback").rglob("*.html")]
-    files = [f for f in files if f.is_file()]
-    assert any(f.suffix == ".html" for f in files) and any(f.suffix == ".ipynb" for f in files)
-    assert checks.find_leaks(files, secret) == []
+    src = source_notebook(course, assignment)
+    everything, hidden = checks.secrets(src), checks.secrets(src, kinds=("HIDDEN TESTS",))
+    assert everything and hidden, "the scan needs the assignment's solution and hidden-test lines"
+    release = [f for f in (course / "release" / assignment).rglob("*") if f.is_file()]
+    feedback = sorted((course / "feedback").rglob("*.html"))
+    untouched = [f for f in feedback if "/untouched/" in f.as_posix()]
+    assert release and untouched and len(feedback) == len(graded["scores"])
+    assert checks.find_leaks(release + untouched, everything) == []
+    assert checks.find_leaks(feedback, hidden, markers=("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")) == []

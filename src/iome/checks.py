@@ -20,17 +20,17 @@ def normalise(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-def secrets(source_notebook: Path) -> set[str]:
-    """Lines inside solution and hidden-test regions of a source notebook that appear nowhere in its
-    public parts (task text, context cells, visible tests)."""
+def secrets(source_notebook: Path, kinds: tuple[str, ...] = ("SOLUTION", "HIDDEN TESTS")) -> set[str]:
+    """Lines inside solution and/or hidden-test regions of a source notebook that appear nowhere in
+    its public parts (task text, context cells, visible tests)."""
     nb = nbformat.read(source_notebook, as_version=4)
     secret, public = set(), set()
     for cell in nb.cells:
-        regions = [m.group(2) for m in _REGION.finditer(cell.source)]
+        regions = [m.group(2) for m in _REGION.finditer(cell.source) if m.group(1) in kinds]
         outside = _REGION.sub("", cell.source)
         whole_cell = cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution")
-        if whole_cell and not regions:  # a markdown answer cell is all solution
-            regions = [cell.source]
+        if whole_cell and not _REGION.search(cell.source):  # a markdown answer cell is all solution
+            regions = [cell.source] if "SOLUTION" in kinds else []
             outside = ""
         for region in regions:
             secret |= {normalise(line) for line in region.splitlines()}
@@ -50,12 +50,12 @@ def visible_text(path: Path) -> str:
     return normalise(text)
 
 
-def find_leaks(paths, secret: set[str]) -> list[str]:
+def find_leaks(paths, secret: set[str], markers: tuple[str, ...] = MARKERS) -> list[str]:
     """'file: leaked text' for every secret line or grading marker found in the given files."""
     found = []
     for path in paths:
         text = visible_text(Path(path))
-        for item in sorted(secret) + [f"### {m}" for m in MARKERS]:
+        for item in sorted(secret) + [f"### {m}" for m in markers]:
             if normalise(item) in text:
                 found.append(f"{path}: {item[:80]}")
     return found
