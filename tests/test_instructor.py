@@ -237,9 +237,10 @@ def test_feedback_for_every_student(term):
 
 def test_class_report(term):
     html = (term["course"] / "exports" / ASSIGNMENT / "report.html").read_text()
-    for needle in ["Per question", "q1-tests", "Per learning outcome", "Outcome 1", "<svg", "<desc>",
+    for needle in ["Per question", "q1-tests", "Per learning outcome", "Outcome 1", "<svg", "<desc id=",
                    "Submissions to look at", "not valid JSON", "G2"]:
         assert needle in html, needle
+    assert "q1-tests, q2-tests, q3-tests" in html, "questions on group medians map to the outcome about medians"
 
 
 @pytest.mark.parametrize("name", [a for a in grading.assignments(Path(__file__).resolve().parents[1] / "exercises")

@@ -73,8 +73,15 @@ def write_grades_csv(rows: list[StudentGrade], assignment: str, path: Path) -> P
                     "status", "problems", *cells])
         for r in rows:
             w.writerow([r.student, assignment, f"{r.score:g}", f"{r.max_score:g}", f"{r.auto:g}", r.manual_pending,
-                        r.status, " | ".join(r.problems), *[f"{r.cells[c][0]:g}" if c in r.cells else "" for c in cells]])
+                        r.status, " | ".join(r.problems), *[_cell_text(r.cells.get(c)) for c in cells]])
     return path
+
+
+def _cell_text(cell) -> str:
+    if cell is None:
+        return ""
+    score, _, pending = cell
+    return "awaiting grader" if pending else f"{score:g}"
 
 
 def write_lms_csv(rows: list[StudentGrade], assignment: str, path: Path, lms: str, roster: Roster | None,
@@ -107,15 +114,21 @@ def write_lms_csv(rows: list[StudentGrade], assignment: str, path: Path, lms: st
 # Class report
 # ----------------------------------------------------------------------------------------------
 
+_CHART_IDS = [0]
+
+
 def _bars(items: list[tuple[str, float]], title: str, unit: str = "%", vmax: float = 100.0,
           colour: str = BLUE) -> str:
     """A horizontal bar chart as inline SVG, with a title and a text alternative."""
     width, label_w, row = 640, 220, 26
     height = 40 + row * len(items)
     desc = "; ".join(f"{k}: {v:.0f}{unit}" for k, v in items)
-    parts = [f'<svg role="img" aria-labelledby="t d" width="{width}" height="{height}" '
+    _CHART_IDS[0] += 1
+    cid = f"chart{_CHART_IDS[0]}"
+    parts = [f'<svg role="img" aria-labelledby="{cid}-t {cid}-d" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" '
-             f'font-size="13"><title>{html.escape(title)}</title><desc>{html.escape(desc)}</desc>',
+             f'font-size="13"><title id="{cid}-t">{html.escape(title)}</title>'
+             f'<desc id="{cid}-d">{html.escape(desc)}</desc>',
              f'<text x="0" y="16" font-weight="bold">{html.escape(title)}</text>']
     scale = (width - label_w - 60) / (vmax or 1)
     for i, (label, value) in enumerate(items):
@@ -157,14 +170,46 @@ def _outcomes(course: Path, assignment: str, plan: autograde.Plan) -> tuple[list
                 break
     except Exception:  # noqa: BLE001 - the report still works without a chapter
         outcomes = []
-    mapping = {}
+    mapping, how = {}, {}
+    text = []
     for cell in plan.source.cells:
         gid = autograde._nbg(cell).get("grade_id")
+        if cell.get("cell_type") == "markdown" or autograde.cell_kind(cell) == "answer":
+            text.append(cell.source)
         if gid in plan.tests or gid in plan.manual:
+            if gid in plan.manual:
+                text.append(cell.source)
             meta = cell.get("metadata", {}).get("iome", {})
             nums = meta.get("outcomes") if isinstance(meta, dict) else None
-            mapping[gid] = [int(n) for n in nums] if isinstance(nums, list) else list(range(1, len(outcomes) + 1))
-    return outcomes, mapping, title
+            if isinstance(nums, list):
+                mapping[gid], how[gid] = [int(n) for n in nums], "metadata"
+            else:
+                mapping[gid], how[gid] = _by_wording("\n".join(text), outcomes), "wording"
+            text = []
+    return outcomes, mapping, title, how
+
+
+_STOP = set("""about above after again against also among another answer because before being below between
+both cannot compare compute could country countries course data does each either every from group have
+into itself latest make many more most much must other result should since some such than that their them
+then there these they this those through under until using value values what when where which while with
+within without would your""".split())
+
+
+def _words(text: str) -> set[str]:
+    import re
+    return {w[:6] for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in _STOP}
+
+
+def _by_wording(question: str, outcomes: list) -> list[int]:
+    """Outcomes whose wording shares the most content words with the question's text (the markdown
+    and answer cells since the previous graded cell); all outcomes when nothing overlaps."""
+    q = _words(question)
+    scores = [len(q & _words(o.text)) / max(1, len(_words(o.text))) ** 0.5 for o in outcomes]
+    best = max(scores, default=0)
+    if best <= 0:
+        return list(range(1, len(outcomes) + 1))
+    return [i for i, sc in enumerate(scores, 1) if sc >= 0.75 * best]
 
 
 def class_report(course: Path, assignment: str, path: Path) -> Path:
@@ -199,7 +244,7 @@ def class_report(course: Path, assignment: str, path: Path) -> Path:
 
     outcome_rows, goal_scores, chapter = [], {}, ""
     if plans:
-        outcomes, mapping, chapter = _outcomes(course, assignment, plans[0])
+        outcomes, mapping, chapter, how = _outcomes(course, assignment, plans[0])
         for i, oc in enumerate(outcomes, 1):
             qs = [q for q in questions if i in mapping.get(q[1], [])]
             earned = possible = 0.0
@@ -212,9 +257,9 @@ def class_report(course: Path, assignment: str, path: Path) -> Path:
             outcome_rows.append((i, oc.text, ", ".join(oc.goals), [q[1] for q in qs], pct))
             for g in oc.goals:
                 goal_scores.setdefault(g, []).append(pct)
-        unmapped = all(mapping.get(q[1]) == list(range(1, len(outcomes) + 1)) for q in questions)
+        by_wording = sorted(g for g, h in how.items() if h == "wording")
     else:
-        unmapped = True
+        by_wording = []
 
     doc = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Class report: {e(assignment)}"
            "</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
@@ -244,10 +289,11 @@ def class_report(course: Path, assignment: str, path: Path) -> Path:
 
     doc.append("<h2>Per learning outcome</h2>")
     if outcome_rows:
-        if unmapped:
-            doc.append("<p class='warn'>No grade cell says which outcome it assesses, so every question counts "
-                       "for every outcome. Add <code>\"iome\": {\"outcomes\": [1, 2]}</code> to a grade cell's "
-                       "metadata to map it.</p>")
+        if by_wording:
+            doc.append(f"<p class='warn'>{len(by_wording)} graded cell(s) ({e(', '.join(by_wording))}) do not say "
+                       "which outcome they assess; they were matched to the outcomes whose wording is closest to "
+                       "the question's text. To set it, add <code>\"iome\": {\"outcomes\": [1, 2]}</code> to the "
+                       "cell's metadata in the source notebook (outcomes numbered as in the chapter).</p>")
         doc.append("<table><tr><th>#</th><th>outcome</th><th>goal areas</th><th>questions</th><th>mean</th></tr>")
         for i, text, goals, qs, pct in outcome_rows:
             doc.append(f"<tr><td>{i}</td><td>{e(text)}</td><td>{e(goals)}</td><td>{e(', '.join(qs))}</td>"
