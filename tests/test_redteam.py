@@ -178,6 +178,21 @@ def test_big_print_is_capped(cohort):
     assert nb.stat().st_size < 2_000_000
 
 
+def _solution_lines(path: Path) -> list[str]:
+    """Non-trivial lines inside the source notebook's solution regions (code and rubrics)."""
+    lines = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "BEGIN SOLUTION" in line:
+                inside = True
+            elif "END SOLUTION" in line:
+                inside = False
+            elif inside and len(line.strip()) >= 12:
+                lines.append(line.strip())
+    return lines
+
+
 def test_feedback_shows_failures_but_no_hidden_tests(cohort):
     course = cohort["course"]
     grading.nbgrader("generate_feedback", ASSIGNMENT, "--force", course=course)
@@ -189,6 +204,11 @@ def test_feedback_shows_failures_but_no_hidden_tests(cohort):
         leaked = [line for line in secret if line in html or line.replace('"', "&quot;") in html]
         assert not leaked, f"{page}: hidden test source in feedback: {leaked[:2]}"
         assert "BEGIN HIDDEN TESTS" not in html
+    solution = _solution_lines(cohort["source"])
+    for student in ["untouched", "delete-tests", "bad-json", "empty-file", "wrong-nbformat", "patch-assert"]:
+        html = (course / "feedback" / student / ASSIGNMENT / pages[0].name).read_text()
+        shown = [line for line in solution if line in html or line.replace('"', "&quot;") in html]
+        assert not shown, f"{student}: feedback shows the instructor's solution: {shown[:2]}"
     wrong = (course / "feedback" / "edit-test" / ASSIGNMENT / pages[0].name).read_text()
     assert "A hidden test failed. AssertionError: the median for Low is not right" in wrong, \
         "a failing hidden test says which test failed and why (its message), through iome.feedback"

@@ -105,6 +105,7 @@ class Plan:
     answer_names: dict[str, list[str]] = field(default_factory=dict)   # answer grade_id -> names
     tests: dict[str, float] = field(default_factory=dict)              # test grade_id -> points
     manual: dict[str, float] = field(default_factory=dict)             # manual grade_id -> points
+    stubs: dict[str, str] = field(default_factory=dict)  # answer id -> the release's text (no solution)
 
     @property
     def all_names(self) -> list[str]:
@@ -125,7 +126,15 @@ def plan(source_path: Path, assignment: str) -> Plan:
     for cell in nb.cells:
         if cell_kind(cell) == "answer":
             p.answer_names[_nbg(cell)["grade_id"]] = sorted(_stored_names(cell.source) & test_loads)
+    released = source_path.parents[2] / "release" / assignment / source_path.name
+    if released.is_file():
+        for cell in nbformat.read(released, as_version=4).cells:
+            if cell_kind(cell) in ("answer", "manual", "task"):
+                p.stubs[_nbg(cell).get("grade_id")] = cell.source
     return p
+
+
+NO_ANSWER = {"code": "# (no answer was submitted for this cell)", "markdown": "*(no answer was submitted)*"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -733,8 +742,11 @@ def _autograded_notebook(p: Plan, student_nb, run_cells: list, answers_cells: di
     for src in p.source.cells:
         cell = nbformat.from_dict(json.loads(json.dumps(src)))
         gid, kind = _nbg(src).get("grade_id"), cell_kind(src)
-        if kind in ("answer", "manual", "task") and gid in answers_cells:
-            cell.source = _defuse(answers_cells[gid].get("source", ""))
+        if kind in ("answer", "manual", "task"):  # never the solution: the student's text or the stub
+            if gid in answers_cells:
+                cell.source = _defuse(answers_cells[gid].get("source", ""))
+            else:
+                cell.source = p.stubs.get(gid, NO_ANSWER.get(cell.cell_type, ""))
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
