@@ -500,7 +500,7 @@ _SERVER = None
 
 
 def worker_main(slot: int) -> None:
-    """`python -m iome.autograde <slot>`: read jobs (JSON lines) on stdin, answer on fd 3's copy."""
+    """`python -m iome.autograde <slot>`: read jobs (JSON lines) on stdin, answer (JSON lines) on stdout."""
     sandbox._libc.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)  # never outlive the grader
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed by libraries goes to stderr, never into the protocol
