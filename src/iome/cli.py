@@ -9,11 +9,28 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import track
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .settings import repo_root
 
 console = Console(stderr=True)
+
+
+def track(items, description: str):
+    """Progress bar over items. No background refresh thread: rich's `track` leaves one behind
+    when a step raises, and a later garbage collection can then deadlock the process."""
+    items = list(items)
+    bar = Progress(TextColumn(f"[bold]{description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, auto_refresh=False)
+    task = bar.add_task(description, total=len(items))
+    bar.start()
+    try:
+        for item in items:
+            yield item
+            bar.advance(task)
+            bar.refresh()
+    finally:
+        bar.stop()
 
 
 @click.group()
@@ -38,7 +55,7 @@ def data_build(raw, out):
     raw = raw or root.parent / "shared" / "data"
     try:
         notes = build(raw, out or root / "data", curated=root / "data",
-                      progress=lambda items, description: track(items, description=description, console=console))
+                      progress=lambda items, description: track(items, description))
     except BuildError as exc:
         raise click.ClickException(str(exc)) from None
     for note in notes:
@@ -60,7 +77,7 @@ def data_refresh(indicators, endpoint):
     try:
         chosen = indicators_named(list(indicators)) if indicators else None
         notes = refresh(root / "data", chosen, endpoint or DEFAULT_ENDPOINT,
-                        progress=lambda items, description: track(items, description=description, console=console))
+                        progress=lambda items, description: track(items, description))
     except RefreshError as exc:
         raise click.ClickException(str(exc)) from None
     for note in notes:
@@ -81,7 +98,7 @@ def book_build(strict):
     from .grading import GradingError, assignments, book_copy, release
     root = repo_root()
     try:
-        for name in track(assignments(), description="student versions", console=console):
+        for name in track(assignments(), "student versions"):
             release(name)
             book_copy(name)
     except GradingError as exc:
