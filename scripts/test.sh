@@ -15,4 +15,5 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "The browser test needs Debian's Chromium: sudo apt-get install chromium" >&2; exit 1
   fi
 fi
-exec python -m pytest "$@"
+# two workers (this course targets 2-core machines); graded cohorts stay together (tests/conftest.py)
+exec python -m pytest -n 2 --dist loadgroup "$@"
