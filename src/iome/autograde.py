@@ -697,8 +697,9 @@ def _timestamp(folder: Path):
 def _hide_paths(course: Path) -> list[str]:
     paths = {str(course.resolve())}
     root = repo_root()
-    paths.add(str(root / ".git"))
-    paths.add(str(root / "exercises"))
+    # the sandbox sees the repository only for Python, src/ and data/: everything else is covered
+    # (.git and exercises/ hold solutions; book/, _build/ and tests/ hold copies of notebooks)
+    paths |= {str(root / name) for name in (".git", "exercises", "book", "_build", "tests", "scripts")}
     return sorted(paths)
 
 

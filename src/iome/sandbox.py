@@ -134,10 +134,16 @@ def _setlimits(limits: Limits, isolated: bool):
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
 
+# Where people and services keep files. Covered whole, so another checkout of the course, a backup
+# of the gradebook or a colleague's home folder is out of reach even when world-readable; the kept
+# paths (Python, the venv, the course repository) are re-attached inside.
+PRIVATE_TREES = ("/home", "/root", "/work", "/srv", "/mnt", "/media", "/opt")
+
+
 def _masks(keep: list[str]) -> set[str]:
-    """Folders to cover with a fresh tmpfs: /tmp, plus the highest ancestor of each kept path that
-    other users cannot enter (e.g. /root when Python lives in /root/.pyenv)."""
-    masks = {"/tmp"}
+    """Folders to cover with a fresh tmpfs: /tmp, the private trees above, plus the highest ancestor
+    of each kept path that other users cannot enter (e.g. /root when Python lives in /root/.pyenv)."""
+    masks = {"/tmp", *(p for p in PRIVATE_TREES if os.path.isdir(p))}
     for path in keep:
         parts = Path(path).parts
         for i in range(2, len(parts) + 1):
