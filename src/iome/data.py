@@ -210,8 +210,3 @@ def latest(name: str, folder: Path | None = None, since: int | None = None) -> p
     last = frame.sort_values("year").groupby("iso3", as_index=False).last()
     meta = countries(folder)[["iso3", "name", "region", "income_group"]]
     return meta.merge(last, on="iso3", how="inner").sort_values("iso3").reset_index(drop=True)
-
-
-def focus_countries() -> tuple[str, ...]:
-    """The home country and its peers from course.yml."""
-    return load_course().focus

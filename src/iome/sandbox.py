@@ -140,6 +140,15 @@ def _setlimits(limits: Limits, isolated: bool):
 PRIVATE_TREES = ("/home", "/root", "/work", "/srv", "/mnt", "/media", "/opt")
 
 
+def _wait(pid: int) -> int:
+    """waitpid that survives our own SIGALRM interrupting it."""
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+
+
 def _masks(keep: list[str]) -> set[str]:
     """Folders to cover with a fresh tmpfs: /tmp, the private trees above, plus the highest ancestor
     of each kept path that other users cannot enter (e.g. /root when Python lives in /root/.pyenv)."""
@@ -245,12 +254,7 @@ def _child(target, job, limits: Limits, uid: int, hide: list[str], keep: list[st
                 # a deadline of its own, in case whoever reads our output dies first
                 signal.signal(signal.SIGALRM, lambda *_: os.kill(pid, signal.SIGKILL))
                 signal.alarm(int(limits.wall_seconds) + 10)
-                while True:
-                    try:
-                        _, status = os.waitpid(pid, 0)
-                        break
-                    except InterruptedError:
-                        continue
+                status = _wait(pid)
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else
                          128 + (os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0))
             _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
@@ -469,12 +473,7 @@ def _serve(sock, targets: dict):
                        spec["env"], w, can_isolate())
             os.close(w)
             sock.sendall(f"pid {pid}\n".encode())
-            while True:
-                try:
-                    _, status = os.waitpid(pid, 0)
-                    break
-                except InterruptedError:
-                    continue
+            status = _wait(pid)
             sock.sendall(f"status {status}\n".encode())
     finally:
         os._exit(0)
