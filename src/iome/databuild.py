@@ -49,6 +49,19 @@ def read_manifest(raw: Path) -> dict[str, dict]:
         return {row["local_path"]: row for row in csv.DictReader(fh)}
 
 
+def manifest_date(raw: Path, manifest: dict[str, dict], local_path: str) -> str:
+    """The ISO date a raw copy was obtained, from MANIFEST.csv's `retrieved` column."""
+    entry = manifest.get(local_path)
+    if entry is None:
+        raise BuildError(f"{raw / 'MANIFEST.csv'}: no entry for {local_path}")
+    value = (entry.get("retrieved") or "").strip()
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise BuildError(f"{raw / 'MANIFEST.csv'}, row for {local_path}: 'retrieved' must be a date "
+                         f"YYYY-MM-DD, found {value!r}; add the date the raw copy was obtained") from None
+
+
 def verified(raw: Path, manifest: dict[str, dict], local_path: str) -> Path:
     """The raw file, after checking it is byte-identical to what MANIFEST.csv recorded."""
     entry = manifest.get(local_path)
@@ -400,7 +413,9 @@ def build(raw: Path, out: Path, progress=None, curated: Path | None = None) -> l
     """Write every tidy file and datapackage.json; return notes for the build report."""
     raw, out = Path(raw), Path(out)
     manifest = read_manifest(raw)
-    retrieved = dt.date.fromtimestamp((raw / "MANIFEST.csv").stat().st_mtime).isoformat()
+    # Dates come from MANIFEST.csv's `retrieved` column (when each raw copy was obtained), never from
+    # file timestamps: a rebuild is byte-identical on any day and from any copy of the raw files.
+    retrieved = manifest_date(raw, manifest, "wdi/ddf--entities--geo--global.csv")
     report: list[str] = []
 
     countries = country_rows()
@@ -442,12 +457,14 @@ def build(raw: Path, out: Path, progress=None, curated: Path | None = None) -> l
         entry = manifest[local]
         resources_.append(indicator_resource(ind, rows, {
             "source_repo": entry["source_repo"], "source_path": entry["source_path"],
-            "source_commit": entry["commit"], "source_sha256": entry["sha256"], "retrieved": retrieved}))
+            "source_commit": entry["commit"], "source_sha256": entry["sha256"],
+            "retrieved": manifest_date(raw, manifest, local)}))
 
     path = verified(raw, manifest, EXCESS_LOCAL)
     rows, dropped = excess_rows(path, known)
     write_csv(out / "excess_mortality.csv", [f["name"] for f in excess_schema()["fields"]], rows)
-    resources_.append(excess_resource(rows, dropped, manifest[EXCESS_LOCAL], retrieved))
+    resources_.append(excess_resource(rows, dropped, manifest[EXCESS_LOCAL],
+                                      manifest_date(raw, manifest, EXCESS_LOCAL)))
     report.append(f"excess_mortality: {len(rows)} countries; left out (no country row): "
                   f"{', '.join(dropped) if dropped else 'none'}")
 
