@@ -15,9 +15,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Grading: bound each cell.
 c.Execute.timeout = 120
-# Kernels talk over Unix sockets, not TCP: with several graders starting kernels at once,
-# jupyter_client's TCP port pick can race and a kernel then "dies before replying".
-c.KernelManager.transport = "ipc"
+# Kernels talk over Unix sockets at a private absolute path, not TCP: with several graders starting
+# kernels at once, a TCP port pick can race and a kernel then "dies before replying".
+c.Execute.kernel_manager_class = "iome.kernels.IpcKernelManager"
 
 # Feedback: remove hidden tests, and replace any traceback from a cell that held hidden tests with a
 # one-line message, so a failing hidden test cannot print its own source (nbgrader's default does).
