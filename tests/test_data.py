@@ -187,7 +187,13 @@ def test_country_metadata_is_complete_enough_to_group_and_translate():
     assert grouped["region"].notna().all()
     for lang in ("fr", "es", "ru", "zh", "ar"):
         assert grouped[f"name_{lang}"].notna().mean() > 0.99, lang
-    assert "does not state which fiscal year" in data.describe("countries")["description"]
+    res = data.describe("countries")
+    assert res["income_group_vintage"] == "FY24" and "FY24" in res["description"]
+    # the shipped groups are the FY24 ones: Jordan moved down on 1 July 2023; Algeria and Bulgaria moved up
+    # on 1 July 2024 (World Bank FY24 and FY25 classification notes, cited in income_group_evidence)
+    groups = c.set_index("iso3")["income_group"]
+    assert (groups["JOR"], groups["DZA"], groups["BGR"]) == ("Lower middle", "Lower middle", "Upper middle")
+    assert all(src["path"].startswith("https://blogs.worldbank.org/") for src in res["income_group_evidence"])
 
 
 # --- corrupted copies are rejected with file, row and rule -------------------------------------

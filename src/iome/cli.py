@@ -49,15 +49,22 @@ def data():
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Write the built files here instead of data/ (e.g. to compare with the committed ones).")
 def data_build(raw, out):
-    """Rebuild data/ from the raw public copies, with provenance."""
+    """Rebuild data/ from the raw public copies, with provenance.
+
+    Builds into a staging folder, validates it (the loader's checks and frictionless) and only then
+    swaps it in: on any error data/ is left exactly as it was.
+    """
     from .databuild import BuildError, build
     root = repo_root()
     raw = raw or root.parent / "shared" / "data"
+    target = out or root / "data"
     try:
-        notes = build(raw, out or root / "data", curated=root / "data",
+        notes = build(raw, target, curated=root / "data",
                       progress=lambda items, description: track(items, description))
     except BuildError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{exc} ({target} was left unchanged)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{exc} ({target} was left unchanged)") from None
     for note in notes:
         console.print(f"  note: {note}")
     console.print(f"[green]{out or 'data/'} rebuilt from {raw}")
@@ -67,17 +74,19 @@ def data_build(raw, out):
 @click.option("--indicator", "indicators", multiple=True,
               help="Only this indicator (resource name or WDI code); repeat for several. Default: all.")
 @click.option("--endpoint", default=None, help="World Bank API base URL (default: https://api.worldbank.org/v2).")
-def data_refresh(indicators, endpoint):
-    """Re-download the WDI indicators from the World Bank API (needs internet).
+@click.option("--income/--no-income", default=True,
+              help="Also replace the income groups in countries.csv with the World Bank's current ones (default).")
+def data_refresh(indicators, endpoint, income):
+    """Re-download the WDI indicators and income groups from the World Bank API (needs internet).
 
-    data/ is replaced only when every indicator downloaded and validated; otherwise it is untouched.
+    data/ is replaced only when every download completed and validated; otherwise it is untouched.
     """
     from .refresh import DEFAULT_ENDPOINT, RefreshError, indicators_named, refresh
     root = repo_root()
     try:
         chosen = indicators_named(list(indicators)) if indicators else None
         notes = refresh(root / "data", chosen, endpoint or DEFAULT_ENDPOINT,
-                        progress=lambda items, description: track(items, description))
+                        progress=lambda items, description: track(items, description), income=income)
     except RefreshError as exc:
         raise click.ClickException(str(exc)) from None
     for note in notes:

@@ -13,6 +13,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .settings import load_course, repo_root
@@ -84,11 +85,15 @@ def _load(folder: str, name: str, _stamp: int) -> pd.DataFrame:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(path, "the file is empty (no header row)", 1) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(path, "not a readable UTF-8 CSV file", detail=str(exc).strip()) from None
     expected = [f["name"] for f in fields]
     if list(raw.columns) != expected:
         raise DataError(path, f"columns must be {expected}", 1, f"found {list(raw.columns)}")
+    if raw.empty:
+        raise DataError(path, "the file has a header but no data rows", 2)
     frame = pd.DataFrame(index=raw.index)
     for f in fields:
         frame[f["name"]] = _typed_column(raw[f["name"]], f, path)
@@ -113,11 +118,21 @@ def _typed_column(text: pd.Series, field: dict, path: Path) -> pd.Series:
         if bad.any():
             i = bad.idxmax()
             raise DataError(path, f"column '{name}' must be a {kind}", _row(i), f"got {text[i]!r}")
-        if kind == "integer":
-            frac = values.notna() & (values % 1 != 0)
+        infinite = values.notna() & ~np.isfinite(values.astype("float64"))
+        if infinite.any():
+            i = infinite.idxmax()
+            raise DataError(path, f"column '{name}' must be a finite number", _row(i), f"got {text[i]!r}")
+        if kind == "integer":  # written as a whole number: "1969", never "1969.0" or "1.969e3"
+            frac = ~blank & ~text.str.strip().str.fullmatch(r"[+-]?[0-9]+")
             if frac.any():
                 i = frac.idxmax()
                 raise DataError(path, f"column '{name}' must be an integer", _row(i), f"got {text[i]!r}")
+        if field.get("nonzero"):
+            zero = values == 0
+            if zero.any():
+                i = zero.idxmax()
+                raise DataError(path, f"column '{name}' cannot be 0 (a missing value, not a zero)", _row(i),
+                                f"got {text[i]!r}")
         for rule, broken in (("minimum", values < rules.get("minimum", float("-inf"))),
                              ("maximum", values > rules.get("maximum", float("inf")))):
             if broken.any():
@@ -189,6 +204,13 @@ def _check_foreign_keys(frame: pd.DataFrame, schema: dict, path: Path, folder: P
 def _stamp_of(folder: Path, name: str) -> int:
     path = folder / describe(name, folder)["path"]
     return path.stat().st_mtime_ns if path.exists() else 0
+
+
+def excluded(name: str, folder: Path | None = None) -> pd.DataFrame:
+    """Values of a WDI resource that `iome data build` kept out of data/ as implausible, with the rule they
+    broke (columns iso3, year, value, rule; empty if none). They are recorded in datapackage.json."""
+    rows = describe(name, folder).get("excluded", [])
+    return pd.DataFrame(rows, columns=["iso3", "year", "value", "rule"])
 
 
 # --- conveniences the chapters and exercises share -------------------------------------------

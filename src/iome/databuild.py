@@ -13,18 +13,44 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
 
-from .catalog import INDICATORS, Indicator
+from .catalog import DOCUMENTED_CRISES, INDICATORS, Indicator
 
 WDI_LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
                "path": "https://creativecommons.org/licenses/by/4.0/"}
 WDI_SOURCE = {"title": "World Bank, World Development Indicators", "organisation": "World Bank",
               "path": "https://datacatalog.worldbank.org/search/dataset/0037712/World-Development-Indicators"}
 # Gapminder/open-numbers geo ids that are not plain lower-case ISO3 codes (see shared/data/README.md).
-GEO_EXCEPTIONS = {"gbm": "IMN", "kos": "XKX", "nld_curacao": "CUW", "chanisl": None}
+GEO_EXCEPTIONS = {"gbm": "IMN", "kos": "XKX", "nld_curacao": "CUW", "chanisl": "CHI"}
+# Economies with WDI values but no row in the country taxonomy: left out on purpose (and said so on the
+# Data sources page). Any other id without a country row is an error: a mistyped id must not silently
+# drop a country's rows. (CHI is the World Bank's own code for the Channel Islands, which have no ISO code.)
+LEFT_OUT = {"CHI": "Channel Islands (no ISO 3166-1 code)", "XKX": "Kosovo (not in the country taxonomy)"}
+# The country table's income groups: the World Bank classification bundled in hdx-python-country. It
+# matches the World Bank's FY24 list (in force 1 July 2023 - 30 June 2024, from 2022 GNI per capita) and
+# no other year: Jordan is lower-middle (it moved down on 1 July 2023), while Algeria, Iran, Mongolia and
+# Ukraine are still lower-middle and Bulgaria and Russia upper-middle (all moved up on 1 July 2024).
+INCOME_VINTAGE = ("World Bank FY24 income classification (in force 1 July 2023 to 30 June 2024, based on 2022 "
+                  "GNI per capita), as bundled in hdx-python-country. The package does not state the year; it "
+                  "was identified from the countries that changed group on 1 July 2023 (Jordan down to lower "
+                  "middle) and on 1 July 2024 (Algeria, Iran, Mongolia and Ukraine up to upper middle; "
+                  "Bulgaria and Russia up to high), which this table shows in their FY24 groups.")
+INCOME_VINTAGE_SOURCES = [
+    {"title": "World Bank Group country classifications by income level for FY24 (July 1, 2023 - June 30, "
+              "2024)", "organisation": "World Bank",
+     "path": "https://blogs.worldbank.org/opendata/new-world-bank-group-country-classifications-income-level-fy24"},
+    {"title": "World Bank country classifications by income level for 2024-2025", "organisation": "World Bank",
+     "path": "https://blogs.worldbank.org/en/opendata/world-bank-country-classifications-by-income-level-for-2024-2025"},
+]
 TAXONOMY = "Countries & Territories Taxonomy MVP - C&T Taxonomy.csv"
 LANGS = {"fr": "French Short", "es": "Spanish Short", "ru": "Russian Short", "zh": "Chinese Short",
          "ar": "Arabic Short"}
@@ -109,6 +135,8 @@ def countries_schema() -> dict:
 def indicator_schema(ind: Indicator) -> dict:
     value = {"name": "value", "type": "number", "title": ind.title, "unit": ind.unit,
              "constraints": {"required": True, "minimum": 0}}
+    if ind.positive:  # zero is impossible (catalog.py); the loader refuses a 0 (Table Schema v1 has no
+        value["nonzero"] = True  # exclusiveMinimum, so this is a field property of the course's own)
     if ind.maximum is not None:
         value["constraints"]["maximum"] = ind.maximum
     return {"fields": [ISO3_FIELD,
@@ -119,32 +147,101 @@ def indicator_schema(ind: Indicator) -> dict:
             "foreignKeys": [{"fields": "iso3", "reference": {"resource": "countries", "fields": "iso3"}}]}
 
 
-def geo_to_iso3(geo: str) -> str | None:
-    return GEO_EXCEPTIONS[geo] if geo in GEO_EXCEPTIONS else geo.upper()
+def geo_to_iso3(geo: str) -> str:
+    return GEO_EXCEPTIONS.get(geo) or geo.upper()
 
 
-def tidy_rows(ind: Indicator, raw_rows, known: set[str], report: list[str]) -> list[tuple[str, str, str]]:
-    """(iso3, year, value-as-written) rows: countries only, impossible zeros dropped, ranges checked."""
-    out, unmapped, zeros = [], set(), 0
-    for geo, year, value in raw_rows:
+INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def read_raw(path: Path, header: list[str]):
+    """(line, row) of a raw CSV after checking it is not empty, its header and each row's width."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        head = next(reader, None)
+        if head is None:
+            raise BuildError(f"{path}, row 1: the file is empty (expected the header {','.join(header)})")
+        if head != header:
+            raise BuildError(f"{path}, row 1: unexpected header {head}; expected {header}")
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue  # a blank line
+            if len(row) != len(header):
+                raise BuildError(f"{path}, row {line}: {len(row)} cells, expected {len(header)} ({header})")
+            yield line, row
+
+
+def tidy_rows(ind: Indicator, raw_rows, known: set[str], source) -> tuple[list[tuple[str, str, str]], list[dict]]:
+    """Tidy (iso3, year, value-as-written) rows, and the values the plausibility rules flagged.
+
+    ``raw_rows`` yields (row label, geo id or ISO3, year, value) as text; ``source`` names the file or URL
+    in errors. Anything that cannot be read (an unknown country id, a year that is not a whole number, a
+    value that is not a finite number, a duplicate country-year, a value outside the indicator's range)
+    raises BuildError naming the source, the row and the rule. Values that read well but break a
+    plausibility rule are left out and returned as ``excluded`` entries (iso3, year, value, rule).
+    """
+    out, seen = [], {}
+    for line, geo, year, value in raw_rows:
+        where = f"{source}, row {line}"
         iso3 = geo_to_iso3(geo)
         if iso3 not in known:
-            unmapped.add(geo)
-            continue
+            if iso3 in LEFT_OUT:
+                continue
+            raise BuildError(f"{where}: unknown country id {geo!r} (no row in the country table; a real "
+                             "economy without one belongs in LEFT_OUT in src/iome/databuild.py)")
         if value.strip() == "":
             continue
-        number = float(value)
-        if ind.positive and number == 0:
-            zeros += 1
-            continue
+        year = year.strip()
+        if not INTEGER.fullmatch(year) or not 1960 <= int(year) <= 2100:
+            raise BuildError(f"{where}: year must be a whole number from 1960 to 2100, got {year!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise BuildError(f"{where}: value must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise BuildError(f"{where}: value must be a finite number, got {value!r}")
         if number < 0 or (ind.maximum is not None and number > ind.maximum):
-            raise BuildError(f"{ind.code}: {geo} {year} value {value} outside 0..{ind.maximum}")
-        out.append((iso3, str(int(year)), value))
-    if unmapped:
-        report.append(f"{ind.name}: dropped ids with no country row: {', '.join(sorted(unmapped))}")
-    if zeros:
-        report.append(f"{ind.name}: {zeros} stored zero(s) treated as missing")
-    return sorted(out, key=lambda r: (r[0], int(r[1])))
+            raise BuildError(f"{where}: {ind.code} value {value} outside 0..{ind.maximum}")
+        key = (iso3, int(year))
+        if key in seen:
+            raise BuildError(f"{where}: duplicate row for {iso3} {int(year)} (already given in row {seen[key]})")
+        seen[key] = line
+        out.append((iso3, str(int(year)), value.strip()))
+    out.sort(key=lambda r: (r[0], int(r[1])))
+    flagged = plausibility(ind, out)
+    excluded = [{"iso3": r[0], "year": int(r[1]), "value": r[2], "rule": flagged[(r[0], r[1])]}
+                for r in out if (r[0], r[1]) in flagged]
+    return [r for r in out if (r[0], r[1]) not in flagged], excluded
+
+
+def plausibility(ind: Indicator, rows: list[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
+    """{(iso3, year): reason} for the values that break the indicator's plausibility rules (catalog.py)."""
+    flagged: dict[tuple[str, str], str] = {}
+    series: dict[str, list[tuple[int, float, str]]] = {}
+    for iso3, year, value in rows:
+        series.setdefault(iso3, []).append((int(year), float(value), year))
+    for iso3, points in series.items():
+        if ind.positive:
+            for _, v, year in points:
+                if v == 0:
+                    flagged[(iso3, year)] = "0 stored for a quantity that cannot be zero: a missing value"
+        if ind.all_zero_is_missing and all(v == 0 for _, v, _ in points):
+            for _, _, year in points:
+                flagged[(iso3, year)] = "0 in every year for this country: no estimate, not zero"
+        if ind.spike is None:
+            continue
+        by_year = {y: v for y, v, _ in points}
+        for y, v, year in points:
+            before, after = by_year.get(y - 1), by_year.get(y + 1)
+            if before is None or after is None or (iso3, y) in DOCUMENTED_CRISES:
+                continue
+            mean = (before + after) / 2
+            change = (v - mean) / mean if mean else 0.0
+            if (change > ind.spike) if ind.spike_direction == "up" else (-change > ind.spike):
+                flagged[(iso3, year)] = (
+                    f"one-year {'rise' if change > 0 else 'fall'} of {abs(change):.0%} against the mean of "
+                    f"{y - 1} and {y + 1} ({mean:.4g}), with no documented mass-mortality event that year")
+    return flagged
 
 
 def write_csv(path: Path, header: list[str], rows) -> None:
@@ -163,7 +260,7 @@ def coverage(rows: list[tuple[str, str, str]]) -> dict:
             "year_min": min(years) if years else None, "year_max": max(years) if years else None}
 
 
-def indicator_resource(ind: Indicator, rows, provenance: dict) -> dict:
+def indicator_resource(ind: Indicator, rows, provenance: dict, excluded: list[dict] | None = None) -> dict:
     cov = coverage(rows)
     return {
         "name": ind.name, "path": f"wdi/{ind.name}.csv", "profile": "tabular-data-resource",
@@ -175,6 +272,7 @@ def indicator_resource(ind: Indicator, rows, provenance: dict) -> dict:
         "licenses": [WDI_LICENSE],
         "attribution": f"World Bank, World Development Indicators ({ind.code}), CC BY 4.0.",
         **provenance, "coverage": cov, "latest_year": cov["year_max"],
+        "excluded": excluded or [],
         "schema": indicator_schema(ind),
     }
 
@@ -182,6 +280,7 @@ def indicator_resource(ind: Indicator, rows, provenance: dict) -> dict:
 # --- COVID-19 excess mortality (Karlinsky & Kobak 2021) --------------------------------------------
 
 EXCESS_LOCAL = "world-mortality/excess-mortality.csv"
+EXCESS_ELIFE_LOCAL = "world-mortality/excess-mortality-elife2021.csv"
 EXCESS_HEADER = ["Country", "Data until", "Data type", "COVID-19 deaths", "Excess deaths", "Excess deaths std",
                  "t-statistic", "Undercount ratio", "Excess per 100k", "Excess as % of annual baseline"]
 EXCESS_TYPES = {"w": "weekly", "m": "monthly", "q": "quarterly"}
@@ -222,7 +321,11 @@ EXCESS_LICENSES = [
 ]
 
 
-def excess_schema() -> dict:
+def excess_schema(name: str = "excess_mortality") -> dict:
+    # The eLife table leaves some cells empty ("nan" in the source): the standard deviation and t-statistic
+    # where the authors estimated excess differently (Argentina, South Africa), and Macao's COVID-19 deaths.
+    strict = name == "excess_mortality"
+
     def num(name, title, unit, kind="number", minimum=None, required=False):
         f = {"name": name, "type": kind, "title": title, "unit": unit, "constraints": {"required": required}}
         if minimum is not None:
@@ -237,13 +340,14 @@ def excess_schema() -> dict:
              "constraints": {"required": True, "enum": list(EXCESS_TYPES.values())}},
             {"name": "data_until", "type": "date", "title": "Last day covered by the death counts",
              "constraints": {"required": True}},
-            num("covid_deaths", "Reported COVID-19 deaths over the same period", "deaths", "integer", 0, True),
+            num("covid_deaths", "Reported COVID-19 deaths over the same period (WHO)", "deaths", "integer", 0,
+                strict),
             num("excess_deaths", "Excess deaths (observed minus expected; negative means fewer deaths "
                 "than expected)", "deaths", "integer", None, True),
             num("excess_deaths_sd", "Standard deviation of the excess-death estimate", "deaths", "integer", 0,
-                True),
+                strict),
             num("t_statistic", "t-statistic: |excess deaths| divided by its standard deviation", "ratio",
-                minimum=0, required=True),
+                minimum=0, required=strict),
             num("undercount_ratio", "Undercount ratio: excess deaths / reported COVID-19 deaths (empty where "
                 "the source gives none)", "ratio", minimum=0),
             num("excess_per_100k", "Excess deaths per 100,000 population", "per 100,000 people", required=True),
@@ -255,66 +359,113 @@ def excess_schema() -> dict:
     }
 
 
-def excess_rows(path: Path, known: set[str]) -> tuple[list[list[str]], list[str]]:
+def excess_rows(path: Path, known: set[str], name: str = "excess_mortality") -> tuple[list[list[str]], list[str]]:
     """Tidy rows keyed by ISO3 and the source names left out (with the reason)."""
-    with path.open(encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        head = next(reader)
-        if head != EXCESS_HEADER:
-            raise BuildError(f"{path}, row 1: unexpected header {head}; expected {EXCESS_HEADER}")
-        out, dropped = [], []
-        for line, r in enumerate(reader, start=2):
-            name = r[0]
-            if name not in EXCESS_ISO3:
-                raise BuildError(f"{path}, row {line}: country name {name!r} has no entry in EXCESS_ISO3 "
-                                 "(src/iome/databuild.py); add its ISO3 code (or None) there")
-            iso3 = EXCESS_ISO3[name]
-            if iso3 is None:
-                dropped.append(f"{name} (no ISO3 code)")
-                continue
-            if iso3 not in known:
-                dropped.append(f"{name} ({iso3}, not in the country table)")
-                continue
-            if r[2] not in EXCESS_TYPES:
-                raise BuildError(f"{path}, row {line}: unknown data type {r[2]!r}")
+    fields = excess_schema(name)["fields"][4:]  # the numeric columns, in the source's order
+    out, dropped, seen = [], [], {}
+    for line, r in read_raw(path, EXCESS_HEADER):
+        where = f"{path}, row {line}"
+        country = r[0]
+        if country not in EXCESS_ISO3:
+            raise BuildError(f"{where}: country name {country!r} has no entry in EXCESS_ISO3 "
+                             "(src/iome/databuild.py); add its ISO3 code (or None) there")
+        if country in seen:
+            raise BuildError(f"{where}: duplicate row for {country} (already given in row {seen[country]})")
+        seen[country] = line
+        iso3 = EXCESS_ISO3[country]
+        if iso3 is None:
+            dropped.append(f"{country} (no ISO3 code)")
+            continue
+        if iso3 not in known:
+            dropped.append(f"{country} ({iso3}, not in the country table)")
+            continue
+        if r[2] not in EXCESS_TYPES:
+            raise BuildError(f"{where}: data type must be one of {sorted(EXCESS_TYPES)}, got {r[2]!r}")
+        try:
             until = dt.datetime.strptime(r[1], "%b %d, %Y").date().isoformat()
-            values = ["" if v.strip().lower() == "nan" else v for v in r[3:]]
-            out.append([iso3, name, EXCESS_TYPES[r[2]], until, *values])
+        except ValueError:
+            raise BuildError(f"{where}: 'Data until' must be a date such as 'Sep 30, 2021', got {r[1]!r}") from None
+        values = ["" if v.strip().lower() == "nan" else v.strip() for v in r[3:]]
+        for field, text, column in zip(fields, values, EXCESS_HEADER[3:]):
+            if text == "" and not field["constraints"].get("required"):
+                continue
+            ok = INTEGER.fullmatch(text) if field["type"] == "integer" else _finite(text)
+            if not ok:
+                kind = "an integer" if field["type"] == "integer" else "a finite number"
+                raise BuildError(f"{where}: column '{column}' must be {kind}, got {text!r}")
+        out.append([iso3, country, EXCESS_TYPES[r[2]], until, *values])
     return sorted(out, key=lambda r: r[0]), dropped
 
 
-def excess_resource(rows, dropped: list[str], entry: dict, retrieved: str) -> dict:
+def _finite(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+EXCESS_TABLES = {
+    # resource name -> (raw file, title, what the table is)
+    "excess_mortality": (
+        EXCESS_LOCAL, "COVID-19 excess mortality by country (World Mortality Dataset, updated analysis)",
+        "The authors' continuously updated table (repository dkobak/excess-mortality), with data up to the "
+        "last date each country's all-cause death counts were available (column data_until: mostly late "
+        "2021 or January 2022). Use it for the latest figures; cite excess_mortality_elife2021 for the "
+        "paper's own findings."),
+    "excess_mortality_elife2021": (
+        EXCESS_ELIFE_LOCAL, "COVID-19 excess mortality by country: the table published with Karlinsky & Kobak "
+        "(eLife 2021)",
+        "The table published with the eLife article itself (103 countries and territories in the source; "
+        "data frozen on 3 July 2021 from World Mortality Dataset commit 0aa90df, repository "
+        "dkobak/excess-mortality, folder elife2021/export). Use it where a statement is about the paper's "
+        "findings; excess_mortality is the authors' later, updated analysis."),
+}
+
+
+def excess_resource(name: str, rows, dropped: list[str], entry: dict, retrieved: str, source_rows: int) -> dict:
+    _, title, what = EXCESS_TABLES[name]
     until = sorted(r[3] for r in rows)
     return {
-        "name": "excess_mortality", "path": "excess_mortality.csv", "profile": "tabular-data-resource",
+        "name": name, "path": f"{name}.csv", "profile": "tabular-data-resource",
         "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
-        "title": "COVID-19 excess mortality by country (World Mortality Dataset)",
+        "title": title,
         "group": "covid",
         "description": (
-            "Excess deaths during the COVID-19 pandemic, up to the last date each country's all-cause death "
-            "counts were available (column data_until: mostly late 2021 or January 2022), against a "
-            "baseline extrapolated linearly from each country's 2015-2019 trend (Karlinsky & Kobak 2021). "
-            "One row per country, keyed by ISO3 through an explicit name-to-code mapping. Countries without "
-            "all-cause death registration (much of sub-Saharan Africa and South Asia) are absent: the gap is "
-            "itself a finding, not a sign that excess mortality there was low. Negative excess deaths are "
-            "real (fewer deaths than expected). Source rows left out because they do not map to a country "
-            f"row: {'; '.join(dropped) if dropped else 'none'}."),
+            f"{what} Excess deaths during the COVID-19 pandemic against a baseline extrapolated linearly from "
+            "each country's 2015-2019 trend (Karlinsky & Kobak 2021); reported COVID-19 deaths (and so the "
+            "undercount ratio) use the WHO's counts. One row per country, keyed by ISO3 through an explicit "
+            "name-to-code mapping. Countries without all-cause death registration (much of sub-Saharan Africa "
+            "and South Asia) are absent: the gap is itself a finding, not a sign that excess mortality there "
+            "was low. Negative excess deaths are real (fewer deaths than expected). "
+            f"{source_rows} rows in the source; left out because they do not map to a country row: "
+            f"{'; '.join(dropped) if dropped else 'none'}."),
         "sources": [
             {"title": "Karlinsky A, Kobak D (2021). Tracking excess mortality across countries during the "
                       "COVID-19 pandemic with the World Mortality Dataset. eLife 10:e69336",
              "organisation": "Karlinsky & Kobak", "path": "https://doi.org/10.7554/eLife.69336"},
-            {"title": "World Mortality Dataset", "organisation": "Ariel Karlinsky",
+            {"title": f"dkobak/excess-mortality, {entry['source_path']} (the table; the repository has no "
+                      "licence file)", "organisation": "Dmitry Kobak",
+             "path": f"https://github.com/dkobak/excess-mortality/blob/{entry['commit']}/{entry['source_path']}"},
+            {"title": "World Mortality Dataset (all-cause deaths)", "organisation": "Ariel Karlinsky",
              "path": "https://github.com/akarlinsky/world_mortality"},
+            {"title": "WHO COVID-19 dashboard (reported COVID-19 deaths)", "organisation": "World Health "
+             "Organization", "path": "https://data.who.int/dashboards/covid19"},
         ],
         "licenses": EXCESS_LICENSES,
-        "attribution": "Karlinsky & Kobak (2021), eLife 10:e69336 (CC BY 4.0), table from "
-                       "github.com/dkobak/excess-mortality, computed from the World Mortality Dataset (MIT).",
+        "license_note": (
+            "The eLife article is CC BY 4.0 and the World Mortality Dataset is MIT-licensed; the repository "
+            "the table comes from (dkobak/excess-mortality) has no licence file, so the table is used here "
+            "as the published results of a CC BY 4.0 article, with attribution to its authors, and the "
+            "reported COVID-19 deaths in it are credited to the WHO."),
+        "attribution": "Karlinsky & Kobak (2021), eLife 10:e69336 (article CC BY 4.0); table from "
+                       "github.com/dkobak/excess-mortality (no licence file); all-cause deaths from the World "
+                       "Mortality Dataset (MIT); reported COVID-19 deaths from the World Health Organization.",
         "source_repo": entry["source_repo"], "source_path": entry["source_path"],
         "source_commit": entry["commit"], "source_sha256": entry["sha256"], "retrieved": retrieved,
         "unmapped": dropped,
         "coverage": {"countries": len(rows), "rows": len(rows),
                      "date_min": until[0] if until else None, "date_max": until[-1] if until else None},
-        "schema": excess_schema(),
+        "schema": excess_schema(name),
     }
 
 
@@ -356,16 +507,12 @@ def meded_schema() -> dict:
 
 def check_meded(path: Path, known: set[str]) -> list[dict]:
     """Validate the hand-curated table (no citation, no row) before it enters the package."""
-    import re
     fields = meded_schema()["fields"]
     header = [f["name"] for f in fields]
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames != header:
-            raise BuildError(f"{path}, row 1: columns must be {header}, found {reader.fieldnames}")
-        rows = list(reader)
-    seen = set()
-    for line, row in enumerate(rows, start=2):
+    rows, seen = [], set()
+    for line, cells in read_raw(path, header):
+        row = dict(zip(header, cells))
+        rows.append(row)
         where = f"{path}, row {line}"
         if row["iso3"] not in known:
             raise BuildError(f"{where}: iso3 {row['iso3']!r} is not in the country table")
@@ -379,8 +526,16 @@ def check_meded(path: Path, known: set[str]) -> list[dict]:
                              "empty")
         if row["entry_route"] not in ("", "undergraduate", "graduate", "both"):
             raise BuildError(f"{where}: entry_route must be undergraduate, graduate or both")
+        if row["programme_years"] and not _finite(row["programme_years"]):
+            raise BuildError(f"{where}: programme_years must be a number of years (e.g. 6 or 5.5), got "
+                             f"{row['programme_years']!r}")
         if row["programme_years"] and not 3 <= float(row["programme_years"]) <= 8:
             raise BuildError(f"{where}: programme_years {row['programme_years']} outside 3..8")
+        if row["wfme_recognised"] not in ("", "true", "false"):
+            raise BuildError(f"{where}: wfme_recognised must be true, false or empty, got "
+                             f"{row['wfme_recognised']!r}")
+    if not rows:
+        raise BuildError(f"{path}, row 2: no data rows")
     return rows
 
 
@@ -409,10 +564,55 @@ def meded_resource(rows: list[dict], checked: str) -> dict:
     }
 
 
+def countries_resource(countries: list[dict], retrieved: str) -> dict:
+    hdx_version = version("hdx-python-country")
+    return {
+        "name": "countries", "path": "countries.csv", "profile": "tabular-data-resource", "format": "csv",
+        "mediatype": "text/csv", "encoding": "utf-8", "title": "Countries and territories",
+        "description": "ISO3 code, English name, UN M49 region and sub-region, World Bank income group and "
+                       "names in French, Spanish, Russian, Chinese and Arabic (the UN terminology short name, "
+                       "or the UN M49 name for territories that have none). Income groups: "
+                       f"{INCOME_VINTAGE} `iome data refresh` replaces them with the World Bank's current "
+                       "classification. "
+                       f"{sum(1 for c in countries if not c['income_group'])} territories have no income group.",
+        "sources": [{"title": "OCHA HDX Countries & Territories Taxonomy (bundled in hdx-python-country)",
+                     "organisation": "UN OCHA, Humanitarian Data Exchange",
+                     "path": "https://pypi.org/project/hdx-python-country/"}],
+        "licenses": [{"name": "MIT", "title": "MIT License (hdx-python-country)",
+                      "path": "https://opensource.org/license/mit"}],
+        "attribution": f"UN OCHA HDX country taxonomy, hdx-python-country {hdx_version} (MIT).",
+        "source_package": f"hdx-python-country=={hdx_version}", "source_path": f"hdx/location/{TAXONOMY}",
+        "income_group_vintage": "FY24",
+        "income_group_source": INCOME_VINTAGE,
+        "income_group_evidence": INCOME_VINTAGE_SOURCES,
+        "retrieved": retrieved, "coverage": {"countries": len(countries), "rows": len(countries)},
+        "schema": countries_schema(),
+    }
+
+
 def build(raw: Path, out: Path, progress=None, curated: Path | None = None) -> list[str]:
-    """Write every tidy file and datapackage.json; return notes for the build report."""
+    """Build every tidy file and datapackage.json into a staging folder, validate it, then swap it in.
+
+    Returns notes for the build report. On any error (BuildError naming file, row and rule) ``out`` is
+    left exactly as it was: nothing is written there until the whole package has been built and has
+    passed the loader's checks and frictionless.
+    """
     raw, out = Path(raw), Path(out)
     manifest = read_manifest(raw)
+    # The hand-curated table lives in the repository's data/ (its single source); read it before
+    # anything else, so a build into data/ itself reads the committed copy.
+    curated = Path(curated) if curated else Path(__file__).resolve().parents[2] / "data"
+    source = curated / MEDED_FILE
+    if not source.is_file():
+        raise BuildError(f"{source}: hand-curated table not found (pass --curated pointing at the folder "
+                         "holding it, normally the repository's data/)")
+    with staging(out, keep=["README.md"]) as staged:
+        report = _build_into(raw, manifest, staged, source, progress)
+        publish(staged, out)
+    return report
+
+
+def _build_into(raw: Path, manifest: dict, out: Path, meded_source: Path, progress) -> list[str]:
     # Dates come from MANIFEST.csv's `retrieved` column (when each raw copy was obtained), never from
     # file timestamps: a rebuild is byte-identical on any day and from any copy of the raw files.
     retrieved = manifest_date(raw, manifest, "wdi/ddf--entities--geo--global.csv")
@@ -422,67 +622,112 @@ def build(raw: Path, out: Path, progress=None, curated: Path | None = None) -> l
     known = {c["iso3"] for c in countries}
     header = list(countries[0])
     write_csv(out / "countries.csv", header, [[c[h] for h in header] for c in countries])
-    hdx_version = version("hdx-python-country")
-    resources_ = [{
-        "name": "countries", "path": "countries.csv", "profile": "tabular-data-resource", "format": "csv",
-        "mediatype": "text/csv", "encoding": "utf-8", "title": "Countries and territories",
-        "description": "ISO3 code, English name, UN M49 region and sub-region, World Bank income group and "
-                       "names in French, Spanish, Russian, Chinese and Arabic (the UN terminology short name, "
-                       "or the UN M49 name for territories that have none). The package does not state which "
-                       "fiscal year's World Bank income classification it reflects, so group membership may "
-                       "lag the World Bank's current list by a year or more; "
-                       f"{sum(1 for c in countries if not c['income_group'])} territories have no income group.",
-        "sources": [{"title": "OCHA HDX Countries & Territories Taxonomy (bundled in hdx-python-country)",
-                     "organisation": "UN OCHA, Humanitarian Data Exchange",
-                     "path": "https://pypi.org/project/hdx-python-country/"}],
-        "licenses": [{"name": "MIT", "title": "MIT License (hdx-python-country)",
-                      "path": "https://opensource.org/license/mit"}],
-        "attribution": f"UN OCHA HDX country taxonomy, hdx-python-country {hdx_version} (MIT).",
-        "source_package": f"hdx-python-country=={hdx_version}", "source_path": f"hdx/location/{TAXONOMY}",
-        "retrieved": retrieved, "coverage": {"countries": len(countries), "rows": len(countries)},
-        "schema": countries_schema(),
-    }]
+    resources_ = [countries_resource(countries, retrieved)]
 
     steps = INDICATORS if progress is None else progress(INDICATORS, description="WDI indicators")
     for ind in steps:
         local = f"wdi/datapoints/{ind.ddf_file}"
         path = verified(raw, manifest, local)
-        with path.open(encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            head = next(reader)
-            if head != ["geo", "time", ind.code.lower().replace(".", "_")]:
-                raise BuildError(f"{path}: unexpected header {head}")
-            rows = tidy_rows(ind, reader, known, report)
+        lines = read_raw(path, ["geo", "time", ind.code.lower().replace(".", "_")])
+        rows, excluded = tidy_rows(ind, ((line, *r) for line, r in lines), known, path)
+        if not rows:
+            raise BuildError(f"{path}, row 2: no usable rows for {ind.code}")
         write_csv(out / "wdi" / f"{ind.name}.csv", ["iso3", "year", "value"], rows)
         entry = manifest[local]
         resources_.append(indicator_resource(ind, rows, {
             "source_repo": entry["source_repo"], "source_path": entry["source_path"],
             "source_commit": entry["commit"], "source_sha256": entry["sha256"],
-            "retrieved": manifest_date(raw, manifest, local)}))
+            "retrieved": manifest_date(raw, manifest, local)}, excluded))
+        if excluded:
+            report.append(f"{ind.name}: {len(excluded)} implausible value(s) kept out of data/ (listed in "
+                          "datapackage.json under 'excluded')")
 
-    path = verified(raw, manifest, EXCESS_LOCAL)
-    rows, dropped = excess_rows(path, known)
-    write_csv(out / "excess_mortality.csv", [f["name"] for f in excess_schema()["fields"]], rows)
-    resources_.append(excess_resource(rows, dropped, manifest[EXCESS_LOCAL],
-                                      manifest_date(raw, manifest, EXCESS_LOCAL)))
-    report.append(f"excess_mortality: {len(rows)} countries; left out (no country row): "
-                  f"{', '.join(dropped) if dropped else 'none'}")
+    for name, (local, _, _) in EXCESS_TABLES.items():
+        path = verified(raw, manifest, local)
+        rows, dropped = excess_rows(path, known, name)
+        write_csv(out / f"{name}.csv", [f["name"] for f in excess_schema(name)["fields"]], rows)
+        source_rows = len(rows) + len(dropped)
+        resources_.append(excess_resource(name, rows, dropped, manifest[local],
+                                          manifest_date(raw, manifest, local), source_rows))
+        report.append(f"{name}: {len(rows)} countries; left out (no country row): "
+                      f"{', '.join(dropped) if dropped else 'none'}")
 
-    # The hand-curated table lives in the repository's data/ (its single source); copy it when
-    # building elsewhere, and validate it either way.
-    curated = Path(curated) if curated else Path(__file__).resolve().parents[2] / "data"
-    source = curated / MEDED_FILE
-    if not source.is_file():
-        raise BuildError(f"{source}: hand-curated table not found (pass --curated pointing at the folder "
-                         "holding it, normally the repository's data/)")
-    rows = check_meded(source, known)
-    if source.resolve() != (out / MEDED_FILE).resolve():
-        (out / MEDED_FILE).write_bytes(source.read_bytes())
+    rows = check_meded(meded_source, known)
+    (out / MEDED_FILE).write_bytes(meded_source.read_bytes())
     resources_.append(meded_resource(rows, MEDED_CHECKED))
     report.append(f"medical_education_systems: {len(rows)} hand-curated rows validated")
 
     write_package(out, resources_)
     return report
+
+
+# --- staging, validation and the swap (shared by `iome data build` and `iome data refresh`) -------
+
+@contextmanager
+def staging(target: Path, keep: list[str] | None = None, copy_all: bool = False):
+    """A scratch folder beside ``target`` to build into (removed afterwards, whatever happens).
+
+    ``copy_all`` starts from a full copy of ``target`` (refresh rewrites a few files); otherwise only the
+    files named in ``keep`` are carried over (a build writes everything else itself).
+    """
+    target = Path(target).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".data-staging-", dir=target.parent))
+    try:
+        staged = work / "data"
+        if copy_all and target.is_dir():
+            shutil.copytree(target, staged)
+        else:
+            staged.mkdir()
+            for name in keep or []:
+                if (target / name).is_file():
+                    shutil.copy2(target / name, staged / name)
+        yield staged
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def validate(folder: Path) -> None:
+    """The checks every published data folder passes: the loader's (iome.data.load on every resource)
+    and frictionless's validation of the whole package. Raises BuildError naming file, row and rule."""
+    from frictionless import Package, system
+
+    from .data import DataError, load, resource_names
+
+    try:
+        for name in resource_names(folder):
+            load(name, folder)
+    except DataError as exc:
+        raise BuildError(str(exc).split(". Rebuild it with")[0]) from None
+    from frictionless import FrictionlessException
+
+    try:
+        with system.use_context(trusted=True):
+            report = Package(str(folder / "datapackage.json")).validate()
+    except FrictionlessException as exc:
+        raise BuildError(f"{folder / 'datapackage.json'}: frictionless: {exc.error.message}") from None
+    if not report.valid:
+        task = next(t for t in report.tasks if not t.valid)
+        err = (task.errors or report.errors)[0]
+        row = getattr(err, "row_number", None)
+        raise BuildError(f"{folder / task.resource.path if task.resource else folder}"
+                         f"{f', row {row}' if row else ''}: frictionless: {err.message}")
+
+
+def publish(staged: Path, target: Path) -> None:
+    """Validate ``staged`` and put it in place of ``target`` with two renames (the old folder is moved
+    aside first and put back if the second rename fails). ``target`` is untouched unless all is well."""
+    validate(staged)
+    target = Path(target).resolve()
+    old = staged.parent / "previous"
+    if target.exists():
+        os.replace(target, old)
+    try:
+        os.replace(staged, target)
+    except OSError:
+        if old.exists():
+            os.replace(old, target)
+        raise
 
 
 def write_package(out: Path, resources_: list[dict]) -> None:
