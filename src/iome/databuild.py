@@ -687,37 +687,40 @@ def staging(target: Path, keep: list[str] | None = None, copy_all: bool = False)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def validate(folder: Path) -> None:
-    """The checks every published data folder passes: the loader's (iome.data.load on every resource)
-    and frictionless's validation of the whole package. Raises BuildError naming file, row and rule."""
-    from frictionless import Package, system
+def validate(folder: Path, names: list[str] | None = None) -> None:
+    """The checks every published data folder passes: the loader's (iome.data.load) and frictionless's
+    validation of the package, on every resource or only on ``names`` (and the country table their
+    foreign keys point to: a refresh re-checks what it rewrote). Raises BuildError naming file, row, rule."""
+    from frictionless import FrictionlessException, Package, system
 
     from .data import DataError, load, resource_names
 
+    names = resource_names(folder) if names is None else ["countries", *[n for n in names if n != "countries"]]
     try:
-        for name in resource_names(folder):
+        for name in names:
             load(name, folder)
     except DataError as exc:
         raise BuildError(str(exc).split(". Rebuild it with")[0]) from None
-    from frictionless import FrictionlessException
-
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["resources"] = [r for r in descriptor["resources"] if r["name"] in names]
     try:
         with system.use_context(trusted=True):
-            report = Package(str(folder / "datapackage.json")).validate()
+            report = Package(descriptor, basepath=str(folder)).validate()
     except FrictionlessException as exc:
         raise BuildError(f"{folder / 'datapackage.json'}: frictionless: {exc.error.message}") from None
     if not report.valid:
-        task = next(t for t in report.tasks if not t.valid)
-        err = (task.errors or report.errors)[0]
+        task = next((t for t in report.tasks if not t.valid), None)
+        err = (task.errors if task else report.errors)[0]
         row = getattr(err, "row_number", None)
-        raise BuildError(f"{folder / task.resource.path if task.resource else folder}"
-                         f"{f', row {row}' if row else ''}: frictionless: {err.message}")
+        where = folder / task.resource.path if task and task.resource else folder / "datapackage.json"
+        raise BuildError(f"{where}{f', row {row}' if row else ''}: frictionless: {err.message}")
 
 
-def publish(staged: Path, target: Path) -> None:
-    """Validate ``staged`` and put it in place of ``target`` with two renames (the old folder is moved
-    aside first and put back if the second rename fails). ``target`` is untouched unless all is well."""
-    validate(staged)
+def publish(staged: Path, target: Path, names: list[str] | None = None) -> None:
+    """Validate ``staged`` (every resource, or ``names``) and put it in place of ``target`` with two renames
+    (the old folder is moved aside first and put back if the second fails). ``target`` is untouched unless
+    all is well."""
+    validate(staged, names)
     target = Path(target).resolve()
     old = staged.parent / "previous"
     if target.exists():

@@ -244,7 +244,7 @@ def refresh(data_dir: Path, indicators: list[Indicator] | None = None, endpoint:
         (staged / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n",
                                                  encoding="utf-8")
         try:
-            publish(staged, data_dir)
+            publish(staged, data_dir, ["countries", *new_resources])
         except BuildError as exc:
             raise RefreshError(f"the refreshed data did not validate, so data/ was left untouched: {exc}") \
                 from None
