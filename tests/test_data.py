@@ -268,6 +268,86 @@ def test_missing_file_is_rejected(copy):
     expect_error(copy, "hiv_prevalence", "file not found", None, "hiv_prevalence.csv")
 
 
+def test_empty_file_is_rejected(copy):
+    (copy / "wdi" / "tb_incidence.csv").write_text("", encoding="utf-8")
+    expect_error(copy, "tb_incidence", "the file is empty", 1, "tb_incidence.csv")
+
+
+def test_header_only_file_is_rejected(copy):
+    (copy / "wdi" / "tb_incidence.csv").write_text("iso3,year,value\n", encoding="utf-8")
+    expect_error(copy, "tb_incidence", "the file has a header but no data rows", 2, "tb_incidence.csv")
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "Infinity"])
+def test_infinite_value_is_rejected(copy, text):
+    rewrite(copy / "wdi" / "population.csv", lambda rows: [*rows[:4], [*rows[4][:2], text], *rows[5:]])
+    expect_error(copy, "population", "column 'value' must be a finite number", 5, "population.csv")
+
+
+@pytest.mark.parametrize("year", ["1969.0", "1.969e3"])
+def test_year_written_as_a_decimal_is_rejected(copy, year):
+    rewrite(copy / "wdi" / "population.csv", lambda rows: [*rows[:2], [rows[2][0], year, rows[2][2]], *rows[3:]])
+    expect_error(copy, "population", "column 'year' must be an integer", 3, "population.csv")
+
+
+def test_zero_mortality_is_rejected(copy):
+    rewrite(copy / "wdi" / "under5_mortality.csv", lambda rows: [*rows[:3], [*rows[3][:2], "0"], *rows[4:]])
+    expect_error(copy, "under5_mortality", "column 'value' cannot be 0", 4, "under5_mortality.csv")
+
+
+# --- plausibility: flagged values are kept out of data/ and recorded ----------------------------
+
+def test_implausible_values_are_kept_out_and_listed_with_their_rule():
+    """The Central African Republic's one-year collapses (2009, 2019, 2022) are not in the files; documented
+    crises (Cambodia 1977, Rwanda 1994) are. Each flagged value is in datapackage.json with its rule."""
+    for name in ("life_expectancy", "under5_mortality", "infant_mortality"):
+        frame = data.load(name)
+        caf = set(frame.loc[frame.iso3 == "CAF", "year"])
+        assert not caf & {2009, 2019, 2022} and {2008, 2010, 2021} <= caf, name
+        flagged = data.excluded(name)
+        assert flagged[["iso3", "year"]].values.tolist() == [["CAF", 2009], ["CAF", 2019], ["CAF", 2022]], name
+        assert flagged["rule"].str.contains("no documented mass-mortality event").all()
+    life = data.load("life_expectancy").set_index(["iso3", "year"])["value"]
+    assert life[("KHM", 1977)] < 12 and life[("RWA", 1994)] < 13  # real crises stay, however low
+    excluded_le = data.excluded("life_expectancy").set_index("year")["value"]
+    assert excluded_le[2022] == "18.818" and excluded_le[2009] == "14.665"
+
+
+def test_zero_where_zero_is_impossible_is_kept_out():
+    migrants = data.load("migrant_stock_share")
+    assert "MAF" not in set(migrants["iso3"])  # Saint-Martin: 0 in every year
+    flagged = data.excluded("migrant_stock_share")
+    assert set(flagged["iso3"]) == {"MAF"} and len(flagged) == 8
+    assert (migrants.loc[migrants.iso3 == "CHN", "value"] == 0).any(), "a 0 in some years only is kept"
+    gni = data.excluded("gni_per_capita_atlas")
+    assert set(gni["iso3"]) == {"YEM"} and set(gni["year"]) == set(range(1992, 2019))
+    for ind in INDICATORS:
+        if ind.positive:
+            assert (data.load(ind.name)["value"] > 0).all(), ind.name
+            assert data.describe(ind.name)["schema"]["fields"][2]["nonzero"] is True
+
+
+def test_excess_mortality_elife_table_is_its_own_resource():
+    paper = data.load("excess_mortality_elife2021")
+    res = data.describe("excess_mortality_elife2021")
+    assert len(paper) == 101 and paper["iso3"].is_unique  # 103 in the paper: Kosovo, Transnistria unmapped
+    assert "Transnistria" in " ".join(res["unmapped"]) and "Kosovo" in " ".join(res["unmapped"])
+    assert res["source_path"] == "elife2021/export/excess-mortality.csv"
+    assert paper["data_until"].max() <= pd.Timestamp("2021-07-03")
+    updated = data.load("excess_mortality")
+    assert paper["data_until"].max() < updated["data_until"].max()
+    assert paper.loc[paper.iso3 == "ARG", "excess_deaths_sd"].isna().all()  # "nan" in the source
+
+
+@pytest.mark.parametrize("name", ["excess_mortality", "excess_mortality_elife2021"])
+def test_excess_mortality_credits_who_and_states_the_licence_honestly(name):
+    res = data.describe(name)
+    assert "World Health Organization" in res["attribution"]
+    assert any("WHO" in s["title"] for s in res["sources"])
+    assert "no licence file" in res["license_note"] and "no licence file" in res["attribution"]
+    assert "article" in res["licenses"][0]["title"]
+
+
 def test_the_real_data_folder_was_not_touched():
     """Runs last in this module: the committed files still load and validate."""
     for name in ("life_expectancy", "physicians_per_1000", "population", "tb_incidence", "oop_share"):

@@ -56,3 +56,173 @@ def test_a_curated_row_without_citation_is_refused(tmp_path):
         csv.writer(fh, lineterminator="\n").writerows(rows)
     with pytest.raises(BuildError, match=r"row 3: every row needs a citation URL"):
         build(SHARED, tmp_path / "out", curated=curated)
+
+
+# --- bad raw input: a one-line error naming file, row and rule, and data/ left unchanged ---------
+
+import hashlib  # noqa: E402
+
+from click.testing import CliRunner  # noqa: E402
+
+from iome import databuild  # noqa: E402
+
+LIFE = "wdi/datapoints/ddf--datapoints--sp_dyn_le00_in--by--geo--time.csv"
+
+
+def sha256s(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def raw(tmp_path) -> Path:
+    """A writable copy of the raw files (the tests tamper with it and re-record MANIFEST.csv's sha256, as a
+    maintainer who obtained a new raw copy would, so the build reads the changed file)."""
+    target = tmp_path / "raw"
+    shutil.copytree(SHARED, target)
+    for p in target.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return target
+
+
+@pytest.fixture()
+def out(tmp_path) -> Path:
+    """A copy of the committed data/ to build into: its sha256s must not change when a build fails."""
+    target = tmp_path / "data"
+    shutil.copytree(DATA, target)
+    return target
+
+
+def tamper(raw: Path, local: str, edit) -> None:
+    """Apply ``edit(lines)`` to a raw file's lines and record the new sha256 in MANIFEST.csv."""
+    path = raw / local
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(edit(lines)), encoding="utf-8")
+    manifest = raw / "MANIFEST.csv"
+    with manifest.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        if row["local_path"] == local:
+            row["sha256"] = databuild.sha256(path)
+    with manifest.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def refused(raw: Path, out: Path, pattern: str, curated: Path = DATA) -> str:
+    before = sha256s(out)
+    with pytest.raises(BuildError, match=pattern) as info:
+        build(raw, out, curated=curated)
+    assert sha256s(out) == before, "a failed build changed data/"
+    assert not list(out.parent.glob(".data-staging-*")), "the staging folder was not removed"
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def set_line(n: int, text: str):
+    """An edit replacing line ``n`` (1-based: line 1 is the header)."""
+    return lambda lines: [*lines[:n - 1], text, *lines[n:]]
+
+
+@needs_shared
+def test_text_in_a_numeric_column_names_file_row_and_rule(raw, out):
+    tamper(raw, LIFE, set_line(6, "abw,1964,3O.9\n"))
+    refused(raw, out, r"sp_dyn_le00_in--by--geo--time\.csv, row 6: value must be a number, got '3O\.9'")
+
+
+@needs_shared
+def test_an_empty_raw_file_is_refused(raw, out):
+    tamper(raw, LIFE, lambda lines: [])
+    refused(raw, out, r"sp_dyn_le00_in--by--geo--time\.csv, row 1: the file is empty")
+
+
+@needs_shared
+def test_a_duplicated_raw_row_is_refused(raw, out):
+    tamper(raw, LIFE, lambda lines: [*lines[:11], lines[10], *lines[11:]])
+    refused(raw, out, r"sp_dyn_le00_in--by--geo--time\.csv, row 12: duplicate row for ABW 1969 "
+                      r"\(already given in row 11\)")
+
+
+@needs_shared
+def test_a_mistyped_country_id_is_refused_not_dropped(raw, out):
+    tamper(raw, LIFE, lambda lines: [line.replace("ken,", "kne,", 1) if line.startswith("ken,") else line
+                                     for line in lines])
+    refused(raw, out, r"sp_dyn_le00_in--by--geo--time\.csv, row \d+: unknown country id 'kne'")
+
+
+@needs_shared
+@pytest.mark.parametrize("year, rule", [("1969.0", "year must be a whole number"),
+                                        ("19x9", "year must be a whole number")])
+def test_a_year_that_is_not_a_whole_number_is_refused(raw, out, year, rule):
+    tamper(raw, LIFE, set_line(3, f"abw,{year},64.6\n"))
+    refused(raw, out, rf"row 3: {rule} from 1960 to 2100, got '{year}'")
+
+
+@needs_shared
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_a_value_that_is_not_finite_is_refused(raw, out, value):
+    tamper(raw, LIFE, set_line(4, f"abw,1962,{value}\n"))
+    refused(raw, out, r"row 4: value must be a finite number")
+
+
+@needs_shared
+def test_text_in_the_excess_mortality_table_is_refused(raw, out):
+    local = "world-mortality/excess-mortality.csv"
+    tamper(raw, local, lambda lines: [*lines[:2], lines[2].replace(",2756,", ",two thousand,"), *lines[3:]])
+    refused(raw, out, r"excess-mortality\.csv, row 3: column 'COVID-19 deaths' must be an integer, "
+                      r"got 'two thousand'")
+
+
+@needs_shared
+def test_programme_years_five_is_refused_after_everything_else_was_built(raw, out, tmp_path):
+    """The curated table is checked last, after every WDI file was written to the staging folder: the
+    failure still leaves data/ exactly as it was (no half-written folder)."""
+    curated = tmp_path / "curated"
+    curated.mkdir()
+    with (DATA / MEDED_FILE).open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[2][rows[0].index("programme_years")] = "five"
+    with (curated / MEDED_FILE).open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    refused(raw, out, r"medical_education_systems\.csv, row 3: programme_years must be a number of years "
+                      r"\(e\.g\. 6 or 5\.5\), got 'five'", curated=curated)
+
+
+@needs_shared
+def test_a_package_that_fails_validation_is_not_swapped_in(raw, out, monkeypatch):
+    """The staged folder is validated with the loader's checks before the swap: a schema the written
+    values break (here a maximum of 1 year of life expectancy) stops the build with file, row and rule."""
+    real = databuild.indicator_schema
+
+    def strict(ind):
+        schema = real(ind)
+        if ind.name == "life_expectancy":
+            schema["fields"][2]["constraints"]["maximum"] = 1
+        return schema
+
+    monkeypatch.setattr(databuild, "indicator_schema", strict)
+    refused(raw, out, r"life_expectancy\.csv, row 2: column 'value' must be <= 1")
+
+
+@needs_shared
+def test_the_cli_prints_one_line_and_exits_non_zero(raw, out, monkeypatch):
+    from iome import cli
+
+    tamper(raw, LIFE, set_line(6, "abw,1964,3O.9\n"))
+    before = sha256s(out)
+    result = CliRunner().invoke(cli.main, ["data", "build", "--raw", str(raw), "--out", str(out)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "row 6" in lines[0], result.output
+    assert "left unchanged" in lines[0] and "Traceback" not in result.output
+    assert sha256s(out) == before
+
+
+@needs_shared
+def test_a_build_into_an_existing_folder_replaces_it_and_keeps_its_readme(raw, out):
+    (out / "wdi" / "life_expectancy.csv").write_text("iso3,year,value\n", encoding="utf-8")
+    build(raw, out, curated=DATA)
+    assert (out / "README.md").read_bytes() == (DATA / "README.md").read_bytes()
+    assert sha256s(out) == sha256s(DATA)
