@@ -177,6 +177,17 @@ def test_medical_education_systems_spans_income_groups_and_regions_with_a_citati
     assert recognised["wfme_source"].notna().all()
 
 
+def test_medical_education_table_covers_the_default_peers_and_both_us_routes():
+    me = data.load("medical_education_systems").set_index("iso3")
+    assert {"GBR", "DEU", "JPN", "BRA", "IND", "NGA", "KEN", "ETH", "USA"} <= set(me.index)
+    assert "DO" in me.at["USA", "degree"] and "COCA" in me.at["USA", "accreditation_body"]
+    assert "COMLEX-USA" in me.at["USA", "licensing_exam"]
+    assert pd.isna(me.at["USA", "wfme_recognised"])  # LCME's cited term ran through 2023; no renewal verified
+    assert me.loc[["JPN", "KEN", "ETH", "GBR"], "entry_route"].eq("both").all()
+    cited = " ".join(me["sources"]) + " " + " ".join(me["wfme_source"].dropna())
+    assert "scribd" not in cited.lower()
+
+
 def test_country_metadata_is_complete_enough_to_group_and_translate():
     c = data.countries()
     assert c["iso3"].is_unique and c["iso3"].str.fullmatch("[A-Z]{3}").all()

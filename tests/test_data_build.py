@@ -191,6 +191,19 @@ def test_programme_years_five_is_refused_after_everything_else_was_built(raw, ou
 
 
 @needs_shared
+def test_a_scribd_citation_is_refused(raw, out, tmp_path):
+    curated = tmp_path / "curated"
+    curated.mkdir()
+    with (DATA / MEDED_FILE).open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[3][rows[0].index("sources")] = "https://scribd.com/document/1/a-copy"
+    with (curated / MEDED_FILE).open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    refused(raw, out, r"medical_education_systems\.csv, row 4: a Scribd upload is not a citable source",
+            curated=curated)
+
+
+@needs_shared
 def test_a_package_that_fails_validation_is_not_swapped_in(raw, out, monkeypatch):
     """The staged folder is validated with the loader's checks before the swap: a schema the written
     values break (here a maximum of 1 year of life expectancy) stops the build with file, row and rule."""

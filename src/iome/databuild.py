@@ -473,7 +473,7 @@ def excess_resource(name: str, rows, dropped: list[str], entry: dict, retrieved:
 
 MEDED_FILE = "medical_education_systems.csv"
 URL = r"https?://\S+"
-MEDED_CHECKED = "2026-11-25"  # when the cited pages were last consulted; update with the table
+MEDED_CHECKED = "2026-12-07"  # when the cited pages were last consulted; update with the table
 COURSE_LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 (course content)",
                   "path": "https://creativecommons.org/licenses/by/4.0/"}
 
@@ -519,6 +519,9 @@ def check_meded(path: Path, known: set[str]) -> list[dict]:
         if row["iso3"] in seen:
             raise BuildError(f"{where}: duplicate iso3 {row['iso3']}")
         seen.add(row["iso3"])
+        if "scribd.com" in row["sources"] + row["wfme_source"]:
+            raise BuildError(f"{where}: a Scribd upload is not a citable source; cite the regulator, WFME's own "
+                             "list or a peer-reviewed article, or leave the cell empty")
         if not re.fullmatch(f"{URL}( {URL})*", row["sources"]):
             raise BuildError(f"{where}: every row needs a citation URL in 'sources' (no citation, no row)")
         if row["wfme_recognised"] and not row["wfme_source"]:
@@ -548,10 +551,12 @@ def meded_resource(rows: list[dict], checked: str) -> dict:
         "description": (
             "A small hand-curated table, one row per country, covering every World Bank income group and "
             "world region. Each row cites its sources (the regulator, accreditor, a government page or a "
-            "peer-reviewed article; one row, India, rests on a press report of a ministry release and says "
-            "so). A cell is left empty where no cited source confirms it, so an empty cell means 'not "
-            "verified', not 'none'. Facts such as WFME recognition terms change: the notes give dates, and "
-            f"the table was compiled from the cited pages on {checked}. This file is the single source: edit "
+            "peer-reviewed article; India's row rests only on a press report of a ministry release, so its "
+            "cells other than the regulator's name are empty, and the notes say where a source is a copy). "
+            "Uploads to document-sharing sites (Scribd) are not accepted as citations. A cell is left empty "
+            "where no cited source confirms it, so an empty cell means 'not verified', not 'none'. Facts such "
+            "as WFME recognition terms change: the notes give dates, and the cited pages were last consulted "
+            f"on {checked}. This file is the single source: edit "
             "it by hand (with a citation) and run `iome data build`, which validates it."),
         "sources": [{"title": "Per-row citations in the 'sources' and 'wfme_source' columns",
                      "organisation": "Internationalizing Medical Education course"}],
