@@ -11,6 +11,9 @@
 - cached: the same call again in the same process (the loader returns a copy of its validated frame,
           and re-reads the file only if it changed on disk).
 
+With --build it also times `iome data build` from ../shared/data into a scratch folder, and how much of
+that is the validation before the swap (the loader's checks and frictionless on every resource).
+
 It prints figures and ratios only; it passes or fails nothing (timings depend on the machine).
 """
 
@@ -41,7 +44,10 @@ def timed(fn) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per resource (default 7)")
+    parser.add_argument("--build", action="store_true", help="also time a full build and its validation")
     args = parser.parse_args()
+    if args.build:
+        bench_build()
 
     t0 = time.perf_counter()
     names = data.resource_names()
@@ -77,6 +83,34 @@ def main() -> None:
           f"cached {everything_cached * 1e3:.0f} ms")
     print(f"slowest cold load: {max(colds):.3f} s, i.e. {max(colds) * 100:.0f}% of one second")
     print(f"(benchmark took {time.perf_counter() - t0:.1f} s)")
+
+
+def bench_build() -> None:
+    import tempfile
+
+    from iome import databuild
+
+    root = Path(__file__).resolve().parents[1]
+    raw = root.parent / "shared" / "data"
+    if not (raw / "MANIFEST.csv").is_file():
+        print(f"--build: {raw} not found, skipped")
+        return
+    spent = []
+    real = databuild.validate
+
+    def timed_validate(folder, names=None):
+        start = time.perf_counter()
+        real(folder, names)
+        spent.append(time.perf_counter() - start)
+
+    databuild.validate = timed_validate
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            total = timed(lambda: databuild.build(raw, Path(tmp) / "data", curated=root / "data"))
+    finally:
+        databuild.validate = real
+    print(f"build: {total:.1f} s in all, of which validation before the swap {spent[0]:.1f} s "
+          f"({spent[0] / total:.0%}: loader checks + frictionless on every resource)\n")
 
 
 if __name__ == "__main__":
