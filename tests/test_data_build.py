@@ -228,8 +228,11 @@ def test_the_cli_prints_one_line_and_exits_non_zero(raw, out, monkeypatch):
     result = CliRunner().invoke(cli.main, ["data", "build", "--raw", str(raw), "--out", str(out)])
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "row 6" in lines[0], result.output
-    assert "left unchanged" in lines[0] and "Traceback" not in result.output
+    errors = [line for line in lines if line.startswith("Error: ")]
+    # one error line, last (above it at most the progress bar, stopped where the build stopped)
+    assert len(errors) == 1 and lines[-1] == errors[0] and "row 6" in errors[0], result.output
+    assert all("WDI indicators" in line for line in lines[:-1]), result.output
+    assert "left unchanged" in errors[0] and "Traceback" not in result.output
     assert sha256s(out) == before
 
 

@@ -196,9 +196,12 @@ def test_cli_refresh_reports_failure_without_touching_data(api, copy, monkeypatc
     assert "population" in result.output and "untouched" in result.output
     assert snapshot(copy) == before
     WorldBankStub.fail = {}
+    cache = copy.parent / "_build" / ".jupyter_cache"  # the book's execution cache keys on code, not data
+    cache.mkdir(parents=True)
     result = CliRunner().invoke(cli.main, ["data", "refresh", "--indicator", "oop_share", "--endpoint", api])
     assert result.exit_code == 0, result.output
     assert len(read_rows(copy / "wdi" / "oop_share.csv")) == 7
+    assert not cache.exists() and "execution cache was cleared" in result.output
 
 
 # --- income groups, totals, retries, full precision ---------------------------------------------

@@ -43,6 +43,27 @@ def data():
     """The datasets in data/."""
 
 
+def _digest(folder: Path) -> str:
+    import hashlib
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []:
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _data_changed_note(root: Path, data_dir: Path, before: str) -> None:
+    """The book caches executed pages by their code, not by data/: when data/ changed, drop that cache so
+    the next `iome book build` recomputes every figure from the new files."""
+    if data_dir.resolve() != (root / "data").resolve() or _digest(data_dir) == before:
+        return
+    cache = root / "_build" / ".jupyter_cache"
+    if cache.is_dir():
+        import shutil
+        shutil.rmtree(cache, ignore_errors=True)
+        console.print("  note: data/ changed, so the book's execution cache was cleared: the next "
+                      "`iome book build` re-runs every page with the new figures.")
+
+
 @data.command("build")
 @click.option("--raw", type=click.Path(path_type=Path), default=None,
               help="Folder with the raw copies and MANIFEST.csv (default: ../shared/data).")
@@ -58,6 +79,7 @@ def data_build(raw, out):
     root = repo_root()
     raw = raw or root.parent / "shared" / "data"
     target = out or root / "data"
+    before = _digest(target)
     try:
         notes = build(raw, target, curated=root / "data",
                       progress=lambda items, description: track(items, description))
@@ -67,6 +89,7 @@ def data_build(raw, out):
         raise click.ClickException(f"{exc} ({target} was left unchanged)") from None
     for note in notes:
         console.print(f"  note: {note}")
+    _data_changed_note(root, target, before)
     console.print(f"[green]{out or 'data/'} rebuilt from {raw}")
 
 
@@ -83,6 +106,7 @@ def data_refresh(indicators, endpoint, income):
     """
     from .refresh import DEFAULT_ENDPOINT, RefreshError, indicators_named, refresh
     root = repo_root()
+    before = _digest(root / "data")
     try:
         chosen = indicators_named(list(indicators)) if indicators else None
         notes = refresh(root / "data", chosen, endpoint or DEFAULT_ENDPOINT,
@@ -91,6 +115,7 @@ def data_refresh(indicators, endpoint, income):
         raise click.ClickException(str(exc)) from None
     for note in notes:
         console.print(f"  note: {note}")
+    _data_changed_note(root, root / "data", before)
     console.print("[green]data/ refreshed from the World Bank API. Rebuild the book to use the new figures; "
                   "`git diff data/` shows what changed.")
 

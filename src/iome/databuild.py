@@ -617,19 +617,8 @@ def build(raw: Path, out: Path, progress=None, curated: Path | None = None) -> l
     return report
 
 
-def _build_into(raw: Path, manifest: dict, out: Path, meded_source: Path, progress) -> list[str]:
-    # Dates come from MANIFEST.csv's `retrieved` column (when each raw copy was obtained), never from
-    # file timestamps: a rebuild is byte-identical on any day and from any copy of the raw files.
-    retrieved = manifest_date(raw, manifest, "wdi/ddf--entities--geo--global.csv")
-    report: list[str] = []
-
-    countries = country_rows()
-    known = {c["iso3"] for c in countries}
-    header = list(countries[0])
-    write_csv(out / "countries.csv", header, [[c[h] for h in header] for c in countries])
-    resources_ = [countries_resource(countries, retrieved)]
-
-    steps = INDICATORS if progress is None else progress(INDICATORS, description="WDI indicators")
+def _build_indicators(raw: Path, manifest: dict, out: Path, steps, known: set[str], resources_: list) -> list[str]:
+    report = []
     for ind in steps:
         local = f"wdi/datapoints/{ind.ddf_file}"
         path = verified(raw, manifest, local)
@@ -646,6 +635,24 @@ def _build_into(raw: Path, manifest: dict, out: Path, meded_source: Path, progre
         if excluded:
             report.append(f"{ind.name}: {len(excluded)} implausible value(s) kept out of data/ (listed in "
                           "datapackage.json under 'excluded')")
+    return report
+
+
+def _build_into(raw: Path, manifest: dict, out: Path, meded_source: Path, progress) -> list[str]:
+    # Dates come from MANIFEST.csv's `retrieved` column (when each raw copy was obtained), never from
+    # file timestamps: a rebuild is byte-identical on any day and from any copy of the raw files.
+    retrieved = manifest_date(raw, manifest, "wdi/ddf--entities--geo--global.csv")
+    report: list[str] = []
+
+    countries = country_rows()
+    known = {c["iso3"] for c in countries}
+    header = list(countries[0])
+    write_csv(out / "countries.csv", header, [[c[h] for h in header] for c in countries])
+    resources_ = [countries_resource(countries, retrieved)]
+
+    steps = INDICATORS if progress is None else progress(INDICATORS, description="WDI indicators")
+    with closing_steps(steps):
+        report += _build_indicators(raw, manifest, out, steps, known, resources_)
 
     for name, (local, _, _) in EXCESS_TABLES.items():
         path = verified(raw, manifest, local)
@@ -664,6 +671,18 @@ def _build_into(raw: Path, manifest: dict, out: Path, meded_source: Path, progre
 
     write_package(out, resources_)
     return report
+
+
+@contextmanager
+def closing_steps(steps):
+    """Close a progress generator as soon as the loop over it ends, also on an error, so its display is
+    finished before the error is reported (not at some later garbage collection)."""
+    try:
+        yield steps
+    finally:
+        close = getattr(steps, "close", None)
+        if close is not None:
+            close()
 
 
 # --- staging, validation and the swap (shared by `iome data build` and `iome data refresh`) -------

@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .catalog import BY_NAME, INDICATORS, Indicator
-from .databuild import (WDI_SOURCE, BuildError, coverage, indicator_resource, publish, staging, tidy_rows,
-                        write_csv)
+from .databuild import (WDI_SOURCE, BuildError, closing_steps, coverage, indicator_resource, publish, staging,
+                        tidy_rows, write_csv)
 
 DEFAULT_ENDPOINT = "https://api.worldbank.org/v2"
 TIMEOUT_SECONDS = 60
@@ -205,40 +205,41 @@ def refresh(data_dir: Path, indicators: list[Indicator] | None = None, endpoint:
                           + (f" ({'; '.join(changed[:8])}{'; ...' if len(changed) > 8 else ''})" if changed else ""))
         new_resources: dict[str, dict] = {}
         steps = indicators if progress is None else progress(indicators, description="World Bank API")
-        for ind in steps:
-            try:
-                raw, header = download(wb, ind, report)
-            except RefreshError:
-                raise
-            except Exception as exc:  # network, HTTP status, malformed JSON, short pages: all "incomplete"
-                raise RefreshError(f"{ind.code} ({ind.name}): download failed: {exc}. data/ was left "
-                                   "untouched; check your connection and run `iome data refresh` "
-                                   "again.") from None
-            if not raw:
-                raise RefreshError(f"{ind.code} ({ind.name}): the API returned no observations. data/ "
-                                   "was left untouched.")
-            # aggregates ("WLD", "HIC"...) and economies outside the country taxonomy (Kosovo, the
-            # Channel Islands) are dropped, as `iome data build` does; name them once
-            outside = sorted({r[1].upper() for r in raw} - known)
-            raw = [r for r in raw if r[1].upper() in known]
-            if outside:
-                report.append(f"{ind.name}: {len(outside)} aggregate or non-taxonomy codes dropped "
-                              f"({', '.join(outside[:6])}{', ...' if len(outside) > 6 else ''})")
-            api_url = f"{endpoint.rstrip('/')}/en/country/all/indicator/{ind.code}"
-            try:
-                rows, excluded = tidy_rows(ind, raw, known, api_url)
-            except BuildError as exc:
-                raise RefreshError(f"{ind.code} ({ind.name}): {exc}. data/ was left untouched.") from None
-            write_csv(staged / "wdi" / f"{ind.name}.csv", ["iso3", "year", "value"], rows)
-            res = indicator_resource(ind, rows, {
-                "source_api": api_url, "source_last_updated": header.get("lastupdated"),
-                "retrieved": today.isoformat()}, excluded)
-            res["sources"] = [dict(WDI_SOURCE, title="World Bank API (World Development Indicators)",
-                                   path=api_url)]
-            res["description"] += " Refreshed from the World Bank API with `iome data refresh`."
-            new_resources[ind.name] = res
-            report.append(f"{ind.name}: {coverage(rows)['rows']} rows, latest year {coverage(rows)['year_max']}"
-                          + (f", {len(excluded)} implausible value(s) kept out" if excluded else ""))
+        with closing_steps(steps):
+            for ind in steps:
+                try:
+                    raw, header = download(wb, ind, report)
+                except RefreshError:
+                    raise
+                except Exception as exc:  # network, HTTP status, malformed JSON, short pages: all "incomplete"
+                    raise RefreshError(f"{ind.code} ({ind.name}): download failed: {exc}. data/ was left "
+                                       "untouched; check your connection and run `iome data refresh` "
+                                       "again.") from None
+                if not raw:
+                    raise RefreshError(f"{ind.code} ({ind.name}): the API returned no observations. data/ "
+                                       "was left untouched.")
+                # aggregates ("WLD", "HIC"...) and economies outside the country taxonomy (Kosovo, the
+                # Channel Islands) are dropped, as `iome data build` does; name them once
+                outside = sorted({r[1].upper() for r in raw} - known)
+                raw = [r for r in raw if r[1].upper() in known]
+                if outside:
+                    report.append(f"{ind.name}: {len(outside)} aggregate or non-taxonomy codes dropped "
+                                  f"({', '.join(outside[:6])}{', ...' if len(outside) > 6 else ''})")
+                api_url = f"{endpoint.rstrip('/')}/en/country/all/indicator/{ind.code}"
+                try:
+                    rows, excluded = tidy_rows(ind, raw, known, api_url)
+                except BuildError as exc:
+                    raise RefreshError(f"{ind.code} ({ind.name}): {exc}. data/ was left untouched.") from None
+                write_csv(staged / "wdi" / f"{ind.name}.csv", ["iso3", "year", "value"], rows)
+                res = indicator_resource(ind, rows, {
+                    "source_api": api_url, "source_last_updated": header.get("lastupdated"),
+                    "retrieved": today.isoformat()}, excluded)
+                res["sources"] = [dict(WDI_SOURCE, title="World Bank API (World Development Indicators)",
+                                       path=api_url)]
+                res["description"] += " Refreshed from the World Bank API with `iome data refresh`."
+                new_resources[ind.name] = res
+                report.append(f"{ind.name}: {coverage(rows)['rows']} rows, latest year {coverage(rows)['year_max']}"
+                              + (f", {len(excluded)} implausible value(s) kept out" if excluded else ""))
 
         package["resources"] = [new_resources.get(r["name"], r) for r in package["resources"]]
         (staged / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n",
