@@ -120,8 +120,9 @@ BY_NAME = {i.name: i for i in INDICATORS}
 #   Central African Republic's 2009, 2019 and 2022 values (life expectancy 14.7, 31.5 and 18.8 years,
 #   under-5 mortality 479, 243 and 387 per 1,000), years with no mass-mortality event that would explain
 #   them; every other spike in the copy is one of the events listed here.
-# - All zeros: a country whose migrant-stock share is 0 in every year (Saint-Martin in the raw copy) has no
-#   estimate; UN DESA's migrant-stock series never estimates exactly 0% for a whole territory's history.
+# - All zeros: a migrant-stock share of exactly 0% in every year of a territory's series (Saint-Martin in the
+#   raw copy, whose population includes many people born elsewhere) is a placeholder for a missing
+#   estimate, not a measurement; a 0 in some years only (China, Cuba...) is kept.
 DOCUMENTED_CRISES: dict[tuple[str, int], str] = {
     ("ARM", 1988): "Spitak earthquake, December 1988",
     ("BDI", 1972): "mass killings in Burundi, 1972",
