@@ -121,8 +121,8 @@ BY_NAME = {i.name: i for i in INDICATORS}
 #   under-5 mortality 479, 243 and 387 per 1,000), years with no mass-mortality event that would explain
 #   them; every other spike in the copy is one of the events listed here.
 # - All zeros: a migrant-stock share of exactly 0% in every year of a territory's series (Saint-Martin in the
-#   raw copy) is a placeholder for a missing
-#   estimate, not a measurement; a 0 in some years only (China, Cuba...) is kept.
+#   raw copy) is a placeholder for a missing estimate, not a measurement; a 0 in some years only (China,
+#   Cuba...) is kept.
 DOCUMENTED_CRISES: dict[tuple[str, int], str] = {
     ("ARM", 1988): "Spitak earthquake, December 1988",
     ("BDI", 1972): "mass killings in Burundi, 1972",
