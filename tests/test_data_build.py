@@ -104,12 +104,17 @@ def tamper(raw: Path, local: str, edit) -> None:
     path = raw / local
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(edit(lines)), encoding="utf-8")
+    rerecord(raw, local)
+
+
+def rerecord(raw: Path, local: str) -> None:
+    """Record a changed raw file's sha256 in MANIFEST.csv."""
     manifest = raw / "MANIFEST.csv"
     with manifest.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
         if row["local_path"] == local:
-            row["sha256"] = databuild.sha256(path)
+            row["sha256"] = databuild.sha256(raw / local)
     with manifest.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, list(rows[0]), lineterminator="\n")
         writer.writeheader()
@@ -142,6 +147,14 @@ def test_text_in_a_numeric_column_names_file_row_and_rule(raw, out):
 def test_an_empty_raw_file_is_refused(raw, out):
     tamper(raw, LIFE, lambda lines: [])
     refused(raw, out, r"sp_dyn_le00_in--by--geo--time\.csv, row 1: the file is empty")
+
+
+@needs_shared
+def test_a_raw_file_that_is_not_utf8_is_refused(raw, out):
+    path = raw / LIFE
+    path.write_bytes(path.read_bytes().replace(b"abw,1964,", b"abw,1964,\xff", 1))
+    rerecord(raw, LIFE)
+    refused(raw, out, r"sp_dyn_le00_in--by--geo--time\.csv, row \d+: not UTF-8 text")
 
 
 @needs_shared

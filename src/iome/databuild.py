@@ -156,19 +156,25 @@ INTEGER = re.compile(r"[+-]?[0-9]+")
 
 def read_raw(path: Path, header: list[str]):
     """(line, row) of a raw CSV after checking it is not empty, its header and each row's width."""
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        head = next(reader, None)
-        if head is None:
-            raise BuildError(f"{path}, row 1: the file is empty (expected the header {','.join(header)})")
-        if head != header:
-            raise BuildError(f"{path}, row 1: unexpected header {head}; expected {header}")
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue  # a blank line
-            if len(row) != len(header):
-                raise BuildError(f"{path}, row {line}: {len(row)} cells, expected {len(header)} ({header})")
-            yield line, row
+    line = 1
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            head = next(reader, None)
+            if head is None:
+                raise BuildError(f"{path}, row 1: the file is empty (expected the header {','.join(header)})")
+            if head != header:
+                raise BuildError(f"{path}, row 1: unexpected header {head}; expected {header}")
+            for line, row in enumerate(reader, start=2):
+                if not row:
+                    continue  # a blank line
+                if len(row) != len(header):
+                    raise BuildError(f"{path}, row {line}: {len(row)} cells, expected {len(header)} ({header})")
+                yield line, row
+    except UnicodeDecodeError:
+        raise BuildError(f"{path}, row {line + 1}: not UTF-8 text (save the file as UTF-8)") from None
+    except csv.Error as exc:
+        raise BuildError(f"{path}, row {line + 1}: not a readable CSV row ({exc})") from None
 
 
 def tidy_rows(ind: Indicator, raw_rows, known: set[str], source) -> tuple[list[tuple[str, str, str]], list[dict]]:
