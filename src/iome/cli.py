@@ -348,5 +348,148 @@ def report_cmd(assignment, course):
     console.print(f"class report: {path}")
 
 
+# ---- class hub: JupyterHub + nbgrader exchange on this machine (src/iome/hub.py) ----------------------
+
+@main.group()
+def hub():
+    """The class hub: students sign in, fetch, work and submit in the browser (run as root)."""
+
+
+def _state_opt(f):
+    return click.option("--state", type=click.Path(path_type=Path, file_okay=False), default=None,
+                        help="The hub's state folder (default: .hub/ in the repository, or $IOME_HUB_STATE).")(f)
+
+
+def _hub_state(state):
+    from .hub import default_state
+    return (state or default_state()).resolve()
+
+
+@hub.command("start")
+@click.option("--roster", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The LMS roster CSV (student_id, name, ...; an optional role column marks instructors).")
+@click.option("--instructor", "instructors", multiple=True, help="Instructor account not in the roster (repeatable).")
+@click.option("--auth", type=click.Choice(["trial", "native"]), default="trial", show_default=True,
+              help="trial: one shared password, 127.0.0.1 only; native: each student signs up, you approve.")
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Address the hub listens on.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port (0: any free port).")
+@click.option("--password", default=None, help="Trial mode's shared password (default: a random one, printed).")
+@click.option("--memory-mb", type=int, default=None, help="Address-space limit per student server (default 3072).")
+@click.option("--nproc", type=int, default=None, help="Process limit per student account (default 256).")
+@_state_opt
+def hub_start(roster, instructors, auth, ip, port, password, memory_mb, nproc, state):
+    """Create the roster's accounts and start JupyterHub (students: Assignments; instructor: Formgrader)."""
+    from .hub import HubError, start
+    limits = {k: v for k, v in {"memory_mb": memory_mb, "nproc": nproc}.items() if v}
+    try:
+        with console.status("starting the class hub"):
+            s = start(roster, _hub_state(state), list(instructors), auth, ip, port, password, limits)
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"[green]class hub running[/green] at http://{s['ip']}:{s['port']}/ "
+                  f"({len(s['students'])} students; instructor: {', '.join(s['instructors'])}; state: {s['state']})")
+    if auth == "trial":
+        console.print(f"[yellow]TRIAL MODE[/yellow]: every roster name signs in with the password {s['password']}")
+    else:
+        console.print("students sign up at /hub/signup with their student id; approve them at /hub/authorize "
+                      "(the instructor signs up first)")
+
+
+@hub.command("stop")
+@_state_opt
+def hub_stop(state):
+    """Stop JupyterHub, its proxy and every student server."""
+    from .hub import stop
+    console.print("stopped" if stop(_hub_state(state)) else "no hub was running")
+
+
+@hub.command("status")
+@_state_opt
+def hub_status(state):
+    """Is the hub running, where, and how many servers are up."""
+    from .hub import HubError, status
+    try:
+        s = status(_hub_state(state))
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not s["pid"]:
+        console.print(f"not running (state: {s['state']})")
+        return
+    console.print(f"running (pid {s['pid']}) at {s['url']}  sign-in: {s['auth']}  students: {s['students']}  "
+                  f"servers running: {s['servers_running']}  state: {s['state']}")
+    if s.get("error"):
+        console.print(f"[red]{s['error']}")
+
+
+def _instructor_step(state, *commands):
+    from .hub import HubError, as_instructor
+    try:
+        for args in commands:
+            proc = as_instructor(_hub_state(state), args)
+            out = (proc.stdout + proc.stderr).strip()
+            if out:
+                console.print(out, markup=False, highlight=False)
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@hub.command("release")
+@click.argument("assignment")
+@click.option("--due", default=None, help='Due date, e.g. "2027-03-01 17:00:00 UTC" (late work is marked late).')
+@_state_opt
+def hub_release(assignment, due, state):
+    """Generate the student version and put it in the exchange (students then Fetch it)."""
+    from .hub import iome_cmd, load_settings, nbgrader_cmd
+    s = load_settings(_hub_state(state))
+    steps = [iome_cmd(s) + ["release", assignment, "--course", s["course_dir"]]]
+    if due:
+        steps.append(nbgrader_cmd(s) + ["db", "assignment", "add", assignment, f"--duedate={due}"])
+    steps.append(nbgrader_cmd(s) + ["release_assignment", assignment, "--force"])
+    _instructor_step(state, *steps)
+
+
+@hub.command("collect")
+@click.argument("assignment")
+@_state_opt
+def hub_collect(assignment, state):
+    """Collect the newest submission of each student from the exchange (forged names are refused)."""
+    from .hub import load_settings, nbgrader_cmd
+    s = load_settings(_hub_state(state))
+    _instructor_step(state, nbgrader_cmd(s) + ["collect", assignment])
+
+
+@hub.command("autograde", context_settings={"ignore_unknown_options": True})
+@click.argument("assignment")
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+@_state_opt
+def hub_autograde(assignment, options, state):
+    """`iome autograde` on the hub's course folder (extra options are passed on)."""
+    from .hub import iome_cmd, load_settings
+    s = load_settings(_hub_state(state))
+    _instructor_step(state, iome_cmd(s) + ["autograde", assignment, "--course", s["course_dir"], *options])
+
+
+@hub.command("feedback")
+@click.argument("assignment")
+@_state_opt
+def hub_feedback(assignment, state):
+    """Write feedback (hidden tests removed) and release it: each student fetches only their own."""
+    from .hub import iome_cmd, load_settings, nbgrader_cmd
+    s = load_settings(_hub_state(state))
+    _instructor_step(state, iome_cmd(s) + ["feedback", assignment, "--course", s["course_dir"]],
+                     nbgrader_cmd(s) + ["release_feedback", assignment])
+
+
+@hub.command("export", context_settings={"ignore_unknown_options": True})
+@click.argument("assignment")
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+@_state_opt
+def hub_export(assignment, options, state):
+    """`iome export` on the hub's course folder (grades CSV + LMS import CSV)."""
+    from .hub import iome_cmd, load_settings
+    s = load_settings(_hub_state(state))
+    _instructor_step(state, iome_cmd(s) + ["export", assignment, "--course", s["course_dir"], *options])
+
+
 if __name__ == "__main__":
     main()
