@@ -10,6 +10,7 @@ import os
 import resource
 from pathlib import Path
 
+from iome.hub import enter_view
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Dict
 
@@ -89,6 +90,7 @@ class CourseSpawner(LocalProcessSpawner):
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits["nofile"],) * 2)
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize_mb"] * mb,) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            enter_view(S["view"])  # the repository hidden; .venv and the state folder visible
             os.umask(0o077)
             drop_privileges()
 
@@ -110,8 +112,6 @@ class CourseSpawner(LocalProcessSpawner):
             "JUPYTER_CONFIG_PATH": (f"{jupyter / 'common'}" if role == "instructor"
                                     else f"{jupyter / 'student'}:{jupyter / 'common'}"),
         })
-        if S.get("ld_library_path"):
-            env["LD_LIBRARY_PATH"] = S["ld_library_path"]
         return env
 
 

@@ -463,10 +463,14 @@ def hub_collect(assignment, state):
 @click.argument("options", nargs=-1, type=click.UNPROCESSED)
 @_state_opt
 def hub_autograde(assignment, options, state):
-    """`iome autograde` on the hub's course folder (extra options are passed on)."""
-    from .hub import iome_cmd, load_settings
-    s = load_settings(_hub_state(state))
-    _instructor_step(state, iome_cmd(s) + ["autograde", assignment, "--course", s["course_dir"], *options])
+    """`iome autograde` on the hub's course folder, as root: the grader's full sandbox (extra options pass on)."""
+    from .hub import HubError, grade_as_root
+    try:
+        with console.status(f"iome autograde {assignment}"):
+            proc = grade_as_root(_hub_state(state), assignment, list(options))
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print((proc.stdout + proc.stderr).strip(), markup=False, highlight=False)
 
 
 @hub.command("feedback")
@@ -476,8 +480,10 @@ def hub_feedback(assignment, state):
     """Write feedback (hidden tests removed) and release it: each student fetches only their own."""
     from .hub import iome_cmd, load_settings, nbgrader_cmd
     s = load_settings(_hub_state(state))
-    _instructor_step(state, iome_cmd(s) + ["feedback", assignment, "--course", s["course_dir"]],
-                     nbgrader_cmd(s) + ["release_feedback", assignment])
+    from .hub import copy_submission_secrets
+    _instructor_step(state, iome_cmd(s) + ["feedback", assignment, "--course", s["course_dir"]])
+    copy_submission_secrets(_hub_state(state), assignment)
+    _instructor_step(state, nbgrader_cmd(s) + ["release_feedback", assignment])
 
 
 @hub.command("export", context_settings={"ignore_unknown_options": True})

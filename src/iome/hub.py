@@ -212,86 +212,58 @@ def _reachable(path: Path) -> bool:
                if folder.is_dir())
 
 
-def student_python(repo: Path, state: Path) -> tuple[Path, str]:
-    """A Python the students' accounts can run, with the repository's packages: (venv folder, LD_LIBRARY_PATH).
+def view_plan(repo: Path, state: Path) -> dict:
+    """What a hub account's processes see of this machine's folders (applied by enter_view).
 
-    The repository's .venv is built on an interpreter that may sit where other accounts cannot go (pyenv
-    under /root). Then the interpreter (standard library only, no site-packages) is copied into
-    <state>/python, and <state>/venv is a virtual environment on that copy whose site-packages is the
-    repository's .venv site-packages (a symlink: one install, nothing duplicated)."""
+    The repository is hidden (an empty tmpfs over it): exercises/source with solutions and hidden tests,
+    .git and tests/ are simply not there. Put back, read-only for the accounts: the repository's .venv
+    (the Python their servers run) and the state folder. When .venv's interpreter lives where other
+    accounts cannot go (pyenv under /root), that folder is hidden the same way and the interpreter alone
+    is put back."""
     venv = repo / ".venv"
     cfg = dict(line.split(" = ", 1) for line in (venv / "pyvenv.cfg").read_text().splitlines() if " = " in line)
-    base = Path(cfg["home"]).parent
-    if _reachable(base / "bin"):
-        return venv, ""
-    version = f"python{cfg['version'].rsplit('.', 1)[0]}" if "version" in cfg else f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    py = state / "python"
-    stamp = f"{base} {cfg.get('version', '')}"
-    if not (py / ".iome-source").is_file() or (py / ".iome-source").read_text() != stamp:
-        if py.exists():
-            shutil.rmtree(py)
-        stdlib = base / "lib" / version
-
-        def skip(folder, names):
-            return {"site-packages", "test", "idlelib", "tkinter", "turtledemo"} & set(names) \
-                if Path(folder) == stdlib else set()
-        shutil.copytree(base, py, symlinks=True, ignore=skip)
-        (py / ".iome-source").write_text(stamp)
-    sv = state / "venv"
-    (sv / "bin").mkdir(parents=True, exist_ok=True)
-    (sv / "lib" / version).mkdir(parents=True, exist_ok=True)
-    (sv / "pyvenv.cfg").write_text(f"home = {py / 'bin'}\ninclude-system-site-packages = false\n"
-                                   f"version = {cfg.get('version', '')}\n")
-    links = {sv / "bin" / version: py / "bin" / version, sv / "bin" / "python": Path(version),
-             sv / "bin" / "python3": Path(version), sv / "lib" / version / "site-packages":
-             venv / "lib" / version / "site-packages",
-             # Jupyter's data and config in the prefix: lab extensions, kernels, server extensions
-             sv / "share": venv / "share", sv / "etc": venv / "etc"}
-    for link, target in links.items():
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(target)
-    for script in (venv / "bin").iterdir():
-        if script.is_symlink() or not script.is_file():
-            continue
-        with script.open("rb") as fh:
-            first = fh.readline()
-        if first.startswith(b"#!") and b".venv/bin/python" in first:
-            body = script.read_bytes().split(b"\n", 1)[1]
-            (sv / "bin" / script.name).write_bytes(f"#!{sv / 'bin' / 'python'}\n".encode() + body)
-            (sv / "bin" / script.name).chmod(0o755)
-    _readable(py)
-    for folder, dirs, files in os.walk(py / "bin"):
-        for f in files:
-            os.chmod(os.path.join(folder, f), 0o755)
-    for f in py.glob("lib/*.so*"):
-        f.chmod(0o755)
-    return sv, str(py / "lib")
+    base = Path(cfg["home"]).resolve().parent
+    hide, keep = [str(repo)], [str(venv)]
+    if state == repo or repo in state.parents:
+        keep.append(str(state))
+    elif not _reachable(state):
+        raise HubError(f"{state}: other accounts cannot reach it; choose a --state whose parent folders are "
+                       "world-traversable (chmod o+x)")
+    if not _reachable(base):
+        blocked = next(f for f in [*reversed(base.parents), base] if not f.stat().st_mode & 0o001)
+        hide.append(str(blocked))
+        keep.append(str(base))
+    return {"hide": hide, "keep": keep}
 
 
-def lock_repo(repo: Path, state: Path) -> list[str]:
-    """Let other accounts traverse the repository to .venv (and the state folder) and nothing else."""
-    allowed = {".venv"}
-    if state.resolve().parent == repo.resolve():
-        allowed.add(state.name)
-    changed = []
-    mode = repo.stat().st_mode & 0o777
-    if mode & 0o007 != 0o001:
-        repo.chmod((mode & 0o770) | 0o001)
-        changed.append(f"{repo}: others may traverse only")
-    for entry in repo.iterdir():
-        if entry.name in allowed or entry.is_symlink():
-            continue
-        m = entry.stat().st_mode & 0o7777
-        if m & 0o007:
-            entry.chmod(m & ~0o007)
-            changed.append(str(entry.relative_to(repo)))
-    for path in (repo.resolve(), state.resolve()):
-        for folder in path.parents:
-            if not folder.stat().st_mode & 0o001:
-                raise HubError(f"{folder}: other accounts cannot traverse it, so student servers cannot reach "
-                               f"{path}; run `chmod o+x {folder}` or put the repository elsewhere")
-    return changed
+def enter_view(plan: dict) -> None:
+    """In a child process, as root, before it drops to the hub account: a private mount namespace
+    where plan['hide'] folders are empty and plan['keep'] folders are bound back in."""
+    from .sandbox import CLONE_NEWNS, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_REC, _check, _libc, _mount
+    os.umask(0o022)  # the folders made inside the tmpfs must be traversable
+    _check(_libc.unshare(CLONE_NEWNS), "unshare")
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    fds = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in plan["keep"]]  # opened in the new namespace
+    for folder in plan["hide"]:
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+    for path, fd in fds:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
+
+
+def drop_to(name: str):
+    """A preexec_fn: enter the course view, then become NAME (groups, gid, uid), umask 077."""
+    pw = pwd.getpwnam(name)
+    groups = os.getgrouplist(name, pw.pw_gid)
+
+    def become(plan: dict):
+        enter_view(plan)
+        os.setgroups(groups)
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+        os.umask(0o077)
+    return become
 
 
 # ---- start / stop / status ----------------------------------------------------------------------------
@@ -350,11 +322,10 @@ def start(roster: Path, state: Path | None = None, instructors: list[str] = (), 
     people = read_people(Path(roster), list(instructors))
     ensure_accounts(people, state / "home")
     course = prepare_state(repo, state, people)
-    lock_repo(repo, state)
-    with_python, ld_path = student_python(repo, state)
+    view = view_plan(repo, state)
     old = json.loads(settings_path(state).read_text()) if settings_path(state).is_file() else {}
     settings = {
-        "repo": str(repo), "state": str(state), "runtime": str(state / "runtime"), "venv": str(with_python), "ld_library_path": ld_path,
+        "repo": str(repo), "state": str(state), "runtime": str(state / "runtime"), "venv": str(repo / ".venv"), "view": view,
         "proxy": str(proxy), "course": "iome", "course_dir": str(course),
         "ip": ip, "port": port or free_port(), "hub_port": free_port(), "proxy_api_port": free_port(),
         "auth": auth, "password": password or old.get("password") or secrets.token_urlsafe(9),
@@ -420,22 +391,60 @@ def status(state: Path | None = None) -> dict:
 
 def as_instructor(state: Path, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
     settings = load_settings(state)
-    who = settings["instructors"][0]
+    return run_as(settings, settings["instructors"][0], args, check)
+
+
+def run_as(settings: dict, who: str, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    """Run ARGS as hub account WHO, seeing what its server sees, in the instructor's course folder
+    (instructor) or the account's home (anyone else)."""
     pw = pwd.getpwnam(who)
     runtime = Path(settings["runtime"])
     env = {"HOME": pw.pw_dir, "USER": who, "LOGNAME": who, "LANG": os.environ.get("LANG", "C.UTF-8"),
            "PATH": f"{settings['venv']}/bin:/usr/local/bin:/usr/bin:/bin",
            "PYTHONPATH": str(runtime / "src"), "IOME_COURSE_FILE": str(runtime / "course.yml"),
-           "IOME_HUB_ROLE": "instructor", "IOME_HUB_EXCHANGE": str(Path(settings["state"]) / "exchange"),
+           "IOME_HUB_ROLE": "instructor" if who in settings["instructors"] else "student", "IOME_HUB_EXCHANGE": str(Path(settings["state"]) / "exchange"),
            "IOME_HUB_COURSE": settings["course"], "JUPYTER_CONFIG_PATH": str(runtime / "jupyter" / "common")}
-    if settings.get("ld_library_path"):
-        env["LD_LIBRARY_PATH"] = settings["ld_library_path"]
-    proc = subprocess.run(args, cwd=settings["course_dir"], env=env, capture_output=True, text=True,
-                          user=pw.pw_uid, group=pw.pw_gid, extra_groups=os.getgrouplist(who, pw.pw_gid), umask=0o077)
+    become = drop_to(who)
+    cwd = settings["course_dir"] if who == settings["instructors"][0] else pw.pw_dir
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
+                          preexec_fn=lambda: become(settings["view"]))
     if check and proc.returncode:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise HubError(f"`{' '.join(args)}` (as {who}) failed:\n{tail}")
     return proc
+
+
+def grade_as_root(state: Path, assignment: str, options: list[str] = ()) -> subprocess.CompletedProcess:
+    """`iome autograde` on the hub's course folder, as root (the grader's full sandbox: namespaces and a
+    separate account per notebook), then the course folder is handed back to the instructor."""
+    settings = load_settings(state)
+    course = Path(settings["course_dir"])
+    env = {**os.environ, "IOME_COURSE_FILE": str(Path(settings["runtime"]) / "course.yml"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    proc = subprocess.run([sys.executable, "-m", "iome.cli", "autograde", assignment, "--course", str(course),
+                           *options], cwd=course, env=env, capture_output=True, text=True)
+    pw = pwd.getpwnam(settings["instructors"][0])
+    _chown_tree(course, pw.pw_uid, pw.pw_gid)
+    if proc.returncode:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise HubError(f"iome autograde {assignment} failed:\n{tail}")
+    return proc
+
+
+def copy_submission_secrets(state: Path, assignment: str) -> int:
+    """nbgrader's release_feedback files each feedback under a hash that includes the submission's secret
+    (submission_secret.txt, written at submit time); put that file next to each student's feedback."""
+    settings = load_settings(state)
+    course = Path(settings["course_dir"])
+    pw = pwd.getpwnam(settings["instructors"][0])
+    n = 0
+    for fb in sorted(course.glob(f"feedback/*/{assignment}")):
+        secret = course / "submitted" / fb.parent.name / assignment / "submission_secret.txt"
+        if secret.is_file():
+            shutil.copy2(secret, fb / "submission_secret.txt")
+            os.chown(fb / "submission_secret.txt", pw.pw_uid, pw.pw_gid)
+            n += 1
+    return n
 
 
 def iome_cmd(settings: dict) -> list[str]:
@@ -522,3 +531,41 @@ class Session:
     def write_notebook(self, path: str, nb: dict) -> None:
         r = self.user_api("PUT", f"api/contents/{path}", json={"type": "notebook", "format": "json", "content": nb})
         r.raise_for_status()
+
+    def run_code(self, code: str, timeout: float = 120) -> str:
+        """Run CODE in a new kernel of this user's server (over the kernel websocket, as JupyterLab does)
+        and return what it printed (stdout, stderr and error names)."""
+        import uuid
+
+        import websocket
+        r = self.user_api("POST", "api/kernels", json={"name": "python3"})
+        r.raise_for_status()
+        kid = r.json()["id"]
+        url = self.base.replace("http", "ws", 1) + f"/user/{self.name}/api/kernels/{kid}/channels"
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        ws = websocket.create_connection(url, cookie=cookie, timeout=timeout,
+                                         header=[f"X-XSRFToken: {self.xsrf(f'/user/{self.name}/')}"])
+        msg_id = uuid.uuid4().hex
+        ws.send(json.dumps({"header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.name,
+                                       "session": uuid.uuid4().hex, "version": "5.3"},
+                            "parent_header": {}, "metadata": {}, "channel": "shell",
+                            "content": {"code": code, "silent": False, "store_history": False,
+                                        "user_expressions": {}, "allow_stdin": False}}))
+        out = []
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                msg = json.loads(ws.recv())
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "stream":
+                    out.append(content["text"])
+                elif kind == "error":
+                    out.append(f"{content['ename']}: {content['evalue']}\n")
+                elif kind == "status" and content["execution_state"] == "idle":
+                    break
+        finally:
+            ws.close()
+            self.user_api("DELETE", f"api/kernels/{kid}")
+        return "".join(out)
