@@ -18,6 +18,7 @@ python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-i
 
 echo "==> fetching the book's JavaScript from the npm registry (package.json pins)"
 python -m iome.vendor
+bash hub/setup.sh   # the class hub's proxy (configurable-http-proxy, pinned in hub/package.json)
 
 echo "==> building the book (warnings are errors)"
 iome book build

@@ -475,7 +475,7 @@ class Session:
 
     def xsrf(self, path: str = "/hub/") -> str:
         for c in self.http.cookies:
-            if c.name == "_xsrf" and (c.path or "/").rstrip("/") in path:
+            if c.name == "_xsrf" and path.startswith(c.path or "/") and (c.path or "/") != "/":
                 return c.value
         return self.http.cookies.get("_xsrf", "")
 
