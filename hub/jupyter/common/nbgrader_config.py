@@ -7,6 +7,7 @@ exercises/nbgrader_config.py, copied into the instructor's course folder ~/cours
 
 import datetime
 import glob
+import json
 import os
 import pwd
 
@@ -22,6 +23,15 @@ c.ExchangeSubmit.strict = True
 c.CollectApp.update = True
 
 
+def _owner(uid: int) -> str:
+    """The account name of UID: from the system, or (containers, where accounts are not in /etc/passwd)
+    from the uid map the hub puts in IOME_HUB_UID_MAP."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return json.loads(os.environ.get("IOME_HUB_UID_MAP") or "{}").get(str(uid), f"unknown uid {uid}")
+
+
 class VerifiedCollect(ExchangeCollect):
     """nbgrader's collect, but a submission whose folder is not owned by the student it names is
     refused (stock nbgrader only warns), and a timestamp claimed earlier than the moment the folder
@@ -33,10 +43,7 @@ class VerifiedCollect(ExchangeCollect):
         honest = []
         for path in glob.glob(pattern):
             rec = self._path_to_record(path)
-            try:
-                owner = pwd.getpwuid(os.stat(path).st_uid).pw_name
-            except KeyError:
-                owner = "an unknown account"
+            owner = _owner(os.stat(path).st_uid)
             if owner != rec["username"]:
                 self.log.error("REFUSED %s: it names student %s but was submitted by %s",
                                rec["filename"], rec["username"], owner)
