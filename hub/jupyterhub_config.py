@@ -7,6 +7,7 @@ holds the choices that do not vary. Read book/instructors/hub.md for what each p
 
 import json
 import os
+import re
 import resource
 from pathlib import Path
 
@@ -37,7 +38,7 @@ c.JupyterHub.cleanup_servers = True
 c.JupyterHub.shutdown_on_logout = True
 
 # ---- who may sign in: the roster's students and the instructors ---------------------------------------
-c.Authenticator.allowed_users = set(S["students"]) | set(S["instructors"])
+roster = set(S["students"]) | set(S["instructors"])
 c.Authenticator.admin_users = set(S["instructors"])
 c.Authenticator.delete_invalid_users = True  # a student dropped from the roster loses hub access
 c.JupyterHub.admin_access = False            # admins manage the hub; they do not open students' servers
@@ -48,6 +49,7 @@ if S["auth"] == "trial":
         raise SystemExit("trial sign-in (shared password) listens on 127.0.0.1 only; use --auth native for a class")
     c.JupyterHub.authenticator_class = "dummy"
     c.DummyAuthenticator.password = S["password"]
+    c.Authenticator.allowed_users = roster
     banner = ("TRIAL MODE: every roster name signs in with the one shared password printed by "
               "`iome hub start`. For a real class restart with --auth native.")
 else:
@@ -55,7 +57,12 @@ else:
 
     c.JupyterHub.authenticator_class = "native"
     c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
-    c.NativeAuthenticator.open_signup = False           # the instructor authorizes each sign-up
+    # Only roster ids can sign up or sign in (username_pattern); each student's sign-up waits for the
+    # instructor's approval at /hub/authorize (NativeAuthenticator pre-approves allowed_users, so the
+    # roster goes in the pattern, not in allowed_users); instructors are approved at sign-up.
+    c.Authenticator.allow_all = True
+    c.Authenticator.username_pattern = "^(" + "|".join(re.escape(n) for n in sorted(roster)) + ")$"
+    c.NativeAuthenticator.open_signup = False
     c.NativeAuthenticator.minimum_password_length = 10
     c.NativeAuthenticator.check_common_password = True
     c.NativeAuthenticator.allowed_failed_logins = 5
@@ -109,7 +116,8 @@ class CourseSpawner(LocalProcessSpawner):
             "IOME_COURSE_FILE": str(runtime / "course.yml"),
             "PATH": f"{S['venv']}/bin:/usr/local/bin:/usr/bin:/bin",
             # nbgrader and JupyterLab settings: students get the assignment list only
-            "JUPYTER_CONFIG_PATH": (f"{jupyter / 'common'}" if role == "instructor"
+            # the instructor's server lets JupyterLab show the formgrader in a frame (same origin only)
+            "JUPYTER_CONFIG_PATH": (f"{jupyter / 'instructor'}:{jupyter / 'common'}" if role == "instructor"
                                     else f"{jupyter / 'student'}:{jupyter / 'common'}"),
         })
         return env

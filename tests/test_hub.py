@@ -28,6 +28,7 @@ NB = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
 INSTRUCTOR, STUDENTS = "hubprof", ["hubann", "hubben", "hubcyd"]
 PASSWORD = "trial-" + uuid.uuid4().hex[:8]
 
+pytestmark = pytest.mark.xdist_group("hub")  # one hub for the module's cycle, on one worker
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the class hub creates Unix accounts: run as root")
 needs_proxy = pytest.mark.skipif(not (ROOT / "hub/node_modules/.bin/configurable-http-proxy").exists(),
                                  reason="run bash hub/setup.sh (scripts/build.sh does)")
@@ -271,3 +272,42 @@ def test_sign_in_refuses_wrong_password_and_strangers(cycle):
 def test_status_reports_the_running_hub(cycle):
     s = hub.status(cycle["state"])
     assert s["pid"] and s["servers_running"] == 4 and s["students"] == 3
+
+
+# ---- the real-class sign-in: NativeAuthenticator, roster ids only, the instructor approves ------------------
+
+def _signup(base: str, name: str, password: str):
+    import requests
+    http = requests.Session()
+    http.get(f"{base}/hub/signup", timeout=30)
+    return http.post(f"{base}/hub/signup", timeout=30, data={
+        "username": name, "signup_password": password, "signup_password_confirmation": password,
+        "_xsrf": http.cookies.get("_xsrf", "")})
+
+
+@needs_root
+@needs_proxy
+def test_native_sign_up_needs_the_roster_and_the_instructors_approval(tmp_path):
+    state = ROOT / ".hub" / f"native-{uuid.uuid4().hex[:8]}"
+    names = ["natprof", "natann"]
+    settings = hub.start(write_roster(tmp_path / "r.csv", ["natann"], "natprof"), state, auth="native", port=0)
+    base = f"http://127.0.0.1:{settings['port']}"
+    try:
+        good = "a-long-passphrase-" + uuid.uuid4().hex[:6]
+        assert _signup(base, "natprof", good).status_code == 200
+        prof = hub.Session(base, "natprof", good)
+        assert prof.login(), "the instructor is approved at sign-up"
+        _signup(base, "natann", good)
+        assert not hub.Session(base, "natann", good).login(), "a student waits for approval"
+        _signup(base, "stranger", good)
+        prof._timed("GET", f"{base}/hub/authorize/stranger")
+        assert not hub.Session(base, "stranger", good).login(), "a name not in the roster never gets in"
+        r = prof._timed("GET", f"{base}/hub/authorize/natann")
+        assert r.status_code == 200, r.status_code
+        assert hub.Session(base, "natann", good).login(), "approved by the instructor"
+        assert not hub.Session(base, "natann", "wrong-" + good).login()
+        assert not hub.Session(base, "natprof", "short").login()
+    finally:
+        hub.stop(state)
+        hub.remove_accounts(names)
+        shutil.rmtree(state, ignore_errors=True)

@@ -403,7 +403,8 @@ def run_as(settings: dict, who: str, args: list[str], check: bool = True) -> sub
            "PATH": f"{settings['venv']}/bin:/usr/local/bin:/usr/bin:/bin",
            "PYTHONPATH": str(runtime / "src"), "IOME_COURSE_FILE": str(runtime / "course.yml"),
            "IOME_HUB_ROLE": "instructor" if who in settings["instructors"] else "student", "IOME_HUB_EXCHANGE": str(Path(settings["state"]) / "exchange"),
-           "IOME_HUB_COURSE": settings["course"], "JUPYTER_CONFIG_PATH": str(runtime / "jupyter" / "common")}
+           "IOME_HUB_COURSE": settings["course"], "JUPYTER_CONFIG_PATH": f"{runtime / 'jupyter' / 'instructor'}:{runtime / 'jupyter' / 'common'}"
+           if who in settings["instructors"] else f"{runtime / 'jupyter' / 'student'}:{runtime / 'jupyter' / 'common'}"}
     become = drop_to(who)
     cwd = settings["course_dir"] if who == settings["instructors"][0] else pw.pw_dir
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
