@@ -167,6 +167,8 @@ def test_instructor_and_three_students_in_chromium(tmp_path):
         assert set(grades) == set(STUDENTS)
         for name in STUDENTS:
             assert float(grades[name]["auto_score"]) == pytest.approx(expected[name]), (name, grades[name])
+            score = round(float(grades[name]["score"]), 2)
+            assert f"{ASSIGNMENT} (Score: {score} /" in feedback[name], f"{name}'s feedback lacks their score {score}"
             others = [o for o in STUDENTS if o != name]
             assert not any(f"/{o}/" in feedback[name] for o in others), f"{name}'s feedback mentions another student"
         # the three feedback files differ where the work differs
