@@ -143,6 +143,8 @@ def cycle(tmp_path_factory):
             "db", "assignment", "add", ASSIGNMENT, "--duedate=" + _utc_now()])
         cyd.write_notebook(NB, notebook_with({**solutions, wrong["answer"]: wrong["code"]}, release))
         cyd.action("submit", ASSIGNMENT)
+        # ... and then slips a copy into the exchange by hand, claiming a time before the due date
+        hub.run_as(settings, "hubcyd", [f"{settings['venv']}/bin/python", "-c", BACKDATE])
 
         # what a student's own code can reach (run in hubben's kernel)
         out["probe"] = json.loads(ben.run_code(PROBE.format(
@@ -151,12 +153,15 @@ def cycle(tmp_path_factory):
         out["collect"] = hub.as_instructor(state, hub.nbgrader_cmd(settings) + ["collect", ASSIGNMENT])
         hub.grade_as_root(state, ASSIGNMENT)
         hub.as_instructor(state, hub.iome_cmd(settings) + ["feedback", ASSIGNMENT, "--course", settings["course_dir"]])
-        hub.copy_submission_secrets(state, ASSIGNMENT)
+        out["no_secret"] = hub.copy_submission_secrets(state, ASSIGNMENT)
         hub.as_instructor(state, hub.nbgrader_cmd(settings) + ["release_feedback", ASSIGNMENT])
         hub.as_instructor(state, hub.iome_cmd(settings) + ["export", ASSIGNMENT, "--course", settings["course_dir"]])
         for u in (ann, ben, cyd):
             u.action("fetch_feedback", ASSIGNMENT)
-        out["feedback"] = {u.name: u.user_api("GET", f"api/contents/{ASSIGNMENT}/feedback").json() for u in (ann, ben, cyd)}
+        out["feedback"] = {}
+        for u in (ann, ben, cyd):
+            r = u.user_api("GET", f"api/contents/{ASSIGNMENT}/feedback")
+            out["feedback"][u.name] = r.json() if r.status_code == 200 else {"status": r.status_code}
         yield out
     finally:
         hub.stop(state)
@@ -168,6 +173,18 @@ def _utc_now() -> str:
     from datetime import datetime, timezone
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
+
+BACKDATE = """
+import os, shutil
+claim = '2020-01-01 00:00:00.000000 UTC'
+dst = os.path.join(os.environ['IOME_HUB_EXCHANGE'], 'iome', 'inbound', f'hubcyd+health-economics+{claim}+backdated')
+shutil.copytree(os.path.expanduser('~/health-economics'), dst, ignore=shutil.ignore_patterns('.*'))
+open(os.path.join(dst, 'timestamp.txt'), 'w').write(claim)
+for folder, dirs, files in os.walk(dst):
+    os.chmod(folder, 0o755)
+    for f in files:
+        os.chmod(os.path.join(folder, f), 0o644)
+"""
 
 PROBE = """
 import json, os
@@ -234,6 +251,14 @@ def test_late_submission_is_marked_late(cycle):
     assert late["hubcyd"] > 0 and late["hubann"] == 0 and late["hubben"] == 0, late
 
 
+def test_a_backdated_submission_gets_its_arrival_time(cycle):
+    log = cycle["collect"].stdout + cycle["collect"].stderr
+    assert "claims it was submitted at 2020-01-01 00:00:00" in log, log
+    stamp = (Path(cycle["settings"]["course_dir"]) / "submitted/hubcyd" / ASSIGNMENT / "timestamp.txt").read_text()
+    assert not stamp.startswith("2020"), stamp
+    assert cycle["no_secret"] == ["hubcyd"]  # made by hand, not by Submit: no secret, feedback not fetchable
+
+
 def test_a_submission_under_another_students_name_is_refused(cycle):
     assert cycle["forged"].strip().splitlines()[-1] == "0"  # nbgrader itself let it into the exchange
     log = cycle["collect"].stdout + cycle["collect"].stderr
@@ -251,7 +276,9 @@ def test_a_student_reaches_only_their_own_work(cycle):
 
 
 def test_feedback_reaches_only_its_student(cycle):
-    for student in STUDENTS:
+    # hubcyd's graded submission is the copy made by hand (no secret): nothing to fetch (and nobody can)
+    assert not [f for f in cycle["feedback"]["hubcyd"].get("content") or [] if f["type"] == "directory"]
+    for student in ("hubann", "hubben"):
         u = cycle["users"][student]
         listing = cycle["feedback"][student]
         stamps = [f for f in listing["content"] if f["type"] == "directory"]

@@ -482,7 +482,9 @@ def hub_feedback(assignment, state):
     s = load_settings(_hub_state(state))
     from .hub import copy_submission_secrets
     _instructor_step(state, iome_cmd(s) + ["feedback", assignment, "--course", s["course_dir"]])
-    copy_submission_secrets(_hub_state(state), assignment)
+    for student in copy_submission_secrets(_hub_state(state), assignment):
+        console.print(f"[yellow]{student}[/yellow]: the collected submission has no submission_secret.txt (it was "
+                      "not made with Submit), so its feedback cannot be fetched from the hub; hand it over yourself")
     _instructor_step(state, nbgrader_cmd(s) + ["release_feedback", assignment])
 
 

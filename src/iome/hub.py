@@ -432,20 +432,24 @@ def grade_as_root(state: Path, assignment: str, options: list[str] = ()) -> subp
     return proc
 
 
-def copy_submission_secrets(state: Path, assignment: str) -> int:
+def copy_submission_secrets(state: Path, assignment: str) -> list[str]:
     """nbgrader's release_feedback files each feedback under a hash that includes the submission's secret
-    (submission_secret.txt, written at submit time); put that file next to each student's feedback."""
+    (submission_secret.txt, written by nbgrader submit); put that file next to each student's feedback.
+    A submission without one (not made by nbgrader submit) gets a random secret, so release_feedback
+    still runs for everyone; nobody can fetch that feedback. Returns those students."""
     settings = load_settings(state)
     course = Path(settings["course_dir"])
     pw = pwd.getpwnam(settings["instructors"][0])
-    n = 0
+    missing = []
     for fb in sorted(course.glob(f"feedback/*/{assignment}")):
         secret = course / "submitted" / fb.parent.name / assignment / "submission_secret.txt"
         if secret.is_file():
             shutil.copy2(secret, fb / "submission_secret.txt")
-            os.chown(fb / "submission_secret.txt", pw.pw_uid, pw.pw_gid)
-            n += 1
-    return n
+        else:
+            (fb / "submission_secret.txt").write_text(secrets.token_hex(64))
+            missing.append(fb.parent.name)
+        os.chown(fb / "submission_secret.txt", pw.pw_uid, pw.pw_gid)
+    return missing
 
 
 def iome_cmd(settings: dict) -> list[str]:
