@@ -167,7 +167,14 @@ def visits(site, server, request):
     import os
     if not AXE.is_file():
         pytest.fail(f"{AXE} missing: run `python -m iome.vendor` (scripts/build.sh does)")
-    return asyncio.run(visit_all(site, server, os.environ.get("IOME_SHOTS") == "1"))
+    import json
+    import time
+    start = time.perf_counter()
+    seen = asyncio.run(visit_all(site, server, os.environ.get("IOME_SHOTS") == "1"))
+    print(f"\nbrowser: {len(seen)} page visits in {time.perf_counter() - start:.0f} s")
+    report = {f"{page} @{size}": {k: v for k, v in found.items() if k != "links"} for (page, size), found in seen.items()}
+    (ROOT / "_build" / "browser-report.json").write_text(json.dumps(report, indent=1))  # for a failing run
+    return seen
 
 
 def problems(visits, key, bad=bool):

@@ -18,7 +18,7 @@
     var s = copy(spec);
     if (avail < 560) {  // a phone: shorter country labels leave room for the plot and legend
       s.config = s.config || {};
-      s.config.axisY = Object.assign({ labelLimit: Math.max(90, Math.round(avail * 0.3)) }, s.config.axisY || {});
+      s.config.axisY = Object.assign({ labelLimit: Math.max(100, Math.round(avail * 0.36)) }, s.config.axisY || {});
       s.config.legend = Object.assign({}, s.config.legend || {}, { titleLimit: avail - 130, labelLimit: avail - 150 });
     }
     if (!isComposite(s)) {
