@@ -236,6 +236,43 @@ def _wrap_axis_titles(spec: dict) -> None:
     _walk(spec, visit)
 
 
+def _hoist_from_layers(spec: dict) -> None:
+    """A layered chart built from a titled base chart repeats the title (and description) in every
+    layer, where Vega draws it inside the plot: move it to the top once."""
+    layers = spec.get("layer")
+    if not isinstance(layers, list):
+        return
+    for key in ("title", "description"):
+        found = [layer[key] for layer in layers if isinstance(layer, dict) and key in layer]
+        if found and key not in spec:
+            spec[key] = found[0]
+        if found:
+            for layer in layers:
+                if isinstance(layer, dict) and layer.get(key) == spec.get(key):
+                    layer.pop(key)
+
+
+def _merge_legends(spec: dict) -> None:
+    """Colour and shape of the same field get the same domain, so Vega-Lite draws one legend."""
+    def visit(node):
+        enc = node.get("encoding")
+        if not isinstance(enc, dict):
+            return
+        color, shape = enc.get("color"), enc.get("shape")
+        if not (isinstance(color, dict) and isinstance(shape, dict) and color.get("field")
+                and color.get("field") == shape.get("field")):
+            return
+        domain = (color.get("scale") or {}).get("domain") or color.get("sort") or shape.get("sort")
+        if isinstance(domain, list):
+            for fdef in (color, shape):
+                fdef.setdefault("scale", {})["domain"] = domain
+                fdef.pop("sort", None)
+            if color.get("title") and shape.get("title") and color["title"] != shape["title"]:
+                shape["title"] = color["title"]
+
+    _walk(spec, visit)
+
+
 def _min_fonts(spec: dict) -> None:
     def visit(node):
         for key, value in list(node.items()):
@@ -254,6 +291,8 @@ def web_spec(spec: dict) -> dict:
     image with one description). Widths are set in the browser (static/iome-charts.js).
     """
     spec = json.loads(json.dumps(spec))
+    _hoist_from_layers(spec)
+    _merge_legends(spec)
     title, source = "", []
     top = spec.get("title")
     if isinstance(top, (str, list)):

@@ -24,6 +24,8 @@
     if (!isComposite(s)) {
       dropWidths(s);
       s.width = "container";
+      // room on the right for text labels next to the last points (the home country's name)
+      if (s.padding === undefined) s.padding = { left: 5, top: 5, bottom: 5, right: 28 };
       s.autosize = { type: "fit-x", contains: "padding", resize: true };
       return s;
     }
