@@ -92,6 +92,10 @@ def test_laptop_kit_holds_package_data_and_student_notebooks_only(site):
     with zipfile.ZipFile(site / "iome-course.zip") as kit:
         names = set(kit.namelist())
         requirements = kit.read("iome-course/requirements-student.txt").decode()
+        for name in names:
+            if name.endswith(".ipynb"):
+                text = kit.read(name).decode()
+                assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, f"{name}: not a student version"
     assert {"iome-course/course.yml", "iome-course/pyproject.toml", "iome-course/data/datapackage.json",
             "iome-course/src/iome/data.py"} <= names
     for page in exercise_pages(site):
