@@ -148,3 +148,32 @@ def test_publishing_workflow_passes_actionlint(tmp_path):
     assert len(lint(broken)) >= 2, "actionlint catches a broken workflow"
     text = workflow.read_text()
     assert "bash scripts/build.sh" in text and "actions/deploy-pages" in text and "_build/html" in text
+
+
+def test_explorer_site_form_binds_its_controls_to_inputs():
+    from iome import explore
+    from iome.settings import load_course
+    spec = explore.site_spec(["oop_share", "life_expectancy"])
+    bound = [p for p in spec["params"] if "bind" in p]
+    assert [p["bind"]["input"] for p in bound] == ["select", "select", "select"]
+    assert bound[0]["bind"]["options"] == ["oop_share", "life_expectancy"]
+    home = [r for r in spec["data"]["values"] if r.get("home")]
+    assert [r["iso3"] for r in home] == [load_course().home]
+    assert any("v1" in r for r in spec["data"]["values"]), "both indicators carried"
+
+
+def test_web_form_of_a_chart_fits_and_reads_well():
+    from iome.charts import web_spec
+    spec = {"layer": [{"mark": "point", "title": {"text": "T", "subtitle": ["Source: S"]},
+                       "encoding": {"x": {"field": "excess_per_100k", "type": "quantitative", "title": "Excess"},
+                                    "y": {"field": "name", "type": "nominal", "axis": {"labelFontSize": 8}},
+                                    "tooltip": [{"field": "income_group", "type": "nominal"},
+                                                {"field": "excess_per_100k", "type": "quantitative"}]}}],
+            "config": {"legend": {"orient": "right"}}}
+    web = web_spec(spec)
+    layer = web["spec"]["layer"][0]
+    assert web["title"] == "T" and web["source"] == ["Source: S"] and "title" not in layer
+    assert [t["title"] for t in layer["encoding"]["tooltip"]] == ["Income group", "Excess"]
+    assert layer["encoding"]["y"]["axis"]["labelFontSize"] == 11
+    assert web["spec"]["config"]["legend"]["orient"] == "bottom" and web["spec"]["config"]["aria"] is False
+    assert web["description"].lower() not in ("", "chart") and "T" in web["description"]
