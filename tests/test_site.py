@@ -148,6 +148,7 @@ def test_publishing_workflow_passes_actionlint(tmp_path):
     assert len(lint(broken)) >= 2, "actionlint catches a broken workflow"
     text = workflow.read_text()
     assert "bash scripts/build.sh" in text and "actions/deploy-pages" in text and "_build/html" in text
+    assert "IOME_PDF" in text and "chromium" in text, "the published site carries the book as one PDF"
 
 
 def test_explorer_site_form_binds_its_controls_to_inputs():

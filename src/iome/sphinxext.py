@@ -189,6 +189,7 @@ def chart_markup(spec: dict) -> str:
 
 FONTAWESOME_JS = re.compile(r'\s*<script[^>]+src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>')
 KIT = "iome-course.zip"  # the laptop kit: course package, data, course.yml, student notebooks
+PDF = "iome-book.pdf"  # the whole book, written when the build runs with IOME_PDF=1
 
 
 def exercise_name(pagename: str) -> str | None:
@@ -257,6 +258,17 @@ def site_build_finished(app, exc):
         lean = accessible_markup(FONTAWESOME_JS.sub("", text))
         if lean != text:
             page.write_text(lean, encoding="utf-8")
+    if os.environ.get("IOME_PDF") == "1":  # the whole book as one PDF (needs Chromium; see iome.bookpdf)
+        from .bookpdf import build_pdf
+        build_pdf(out)
+    if (out / PDF).is_file():
+        for page in out.rglob("*.html"):
+            text = page.read_text(encoding="utf-8")
+            if "iome-pdf-link" not in text and "</footer>" in text:
+                up = "../" * (len(page.relative_to(out).parts) - 1)
+                link = (f'<p class="iome-pdf-link"><a href="{up}{PDF}">The whole book as one PDF '
+                        f'(charts included)</a></p>')
+                page.write_text(text.replace("</footer>", link + "</footer>", 1), encoding="utf-8")
     from .kit import student_notebooks, write_kit
     notebooks = student_notebooks(Path(app.srcdir))
     target = out / "notebooks"
