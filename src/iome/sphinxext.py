@@ -224,6 +224,31 @@ whether its shape is right.</li>
 </ul></div>"""
 
 
+# Bump when the page form of charts or explorers changes: the next build re-reads every page
+# (config value with rebuild="env") and re-runs pages with explorers, whose cached outputs
+# (jupyter-cache keys on code only) may hold an older form, e.g. ipywidgets.
+SITE_FORMAT = 2
+
+
+def refresh_site_outputs(app, config):
+    stamp = Path(app.outdir).parent / ".iome-site-format"
+    if stamp.is_file() and stamp.read_text().strip() == str(SITE_FORMAT):
+        return
+    cache_dir = Path(app.outdir).parent / ".jupyter_cache"
+    if cache_dir.is_dir():
+        try:
+            from jupyter_cache import get_cache
+            cache = get_cache(str(cache_dir))
+            for record in cache.list_cache_records():
+                notebook = cache.get_cache_bundle(record.pk).nb
+                if any("_explorer(" in c.source for c in notebook.cells if c.cell_type == "code"):
+                    cache.remove_cache(record.pk)
+        except Exception as exc:  # a broken cache is rebuilt by myst-nb anyway
+            print(f"iome: could not refresh explorer outputs in {cache_dir}: {exc}")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(str(SITE_FORMAT))
+
+
 def site_page_context(app, pagename, templatename, context, doctree):
     """Exercise pages: the "How to run this exercise" box under the title."""
     if exercise_name(pagename) and "body" in context:
@@ -288,6 +313,8 @@ def setup(app):
     # early: a later handler that returns a template name stops the event (emit_firstresult)
     app.connect("html-page-context", dedupe_scripts, priority=100)
     app.add_directive("outcome-coverage", OutcomeCoverage)
+    app.add_config_value("iome_site_format", SITE_FORMAT, "env")
+    app.connect("config-inited", refresh_site_outputs)
     app.connect("html-page-context", site_page_context)
     app.connect("build-finished", site_build_finished)
     return {"version": "0.1", "parallel_read_safe": False, "parallel_write_safe": True}
