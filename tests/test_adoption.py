@@ -22,6 +22,10 @@ from iome.i18n import catalogue_gaps, untranslated
 
 BIN = Path(sys.executable).parent
 PAGE = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
 kernelspec:
   name: python3
   display_name: Python 3

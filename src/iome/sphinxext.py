@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
-from sphinx.errors import ConfigError, ExtensionError
+from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 from . import chapters as ch
@@ -48,7 +49,10 @@ def settings_inited(app, config):
     try:
         course = load_course()
     except SettingsError as exc:
-        raise ConfigError(str(exc)) from None
+        # one line, no traceback: Jupyter Book wraps any exception from Sphinx in a RuntimeError
+        # traceback, so stop the process here (not an Exception: nothing catches it on the way)
+        print(f"Settings error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     digest = hashlib.sha256(course.digest.encode())
     data = Path(app.srcdir) / "data"
     for path in sorted(data.rglob("*")):
