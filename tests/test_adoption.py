@@ -173,3 +173,51 @@ def test_the_package_catalogues_are_complete_and_spanish_names_come_from_the_dat
     assert spec["title"]["text"] == "Médicos (por cada 1.000 habitantes)"
     assert spec["title"]["subtitle"][0].startswith("Fuente:") and "Gráfico de barras" in spec["description"]
     assert any(r["label"] == "Sudán del Sur (país propio)" for r in next(iter(spec["datasets"].values())))
+
+
+# ---- iome check: the instructor's solutions, graded by real nbgrader for the home country ---------
+
+def _cell(kind, source, gid, **meta):
+    import nbformat
+    make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+    cell = make(source)
+    cell.metadata["nbgrader"] = {"grade_id": gid, "schema_version": 3, "locked": False, "solution": False,
+                                 "grade": False, "task": False, **meta}
+    return cell
+
+
+def test_iome_check_reports_lost_points_and_missing_home_data(tmp_path, monkeypatch):
+    """A question that needs the home country's physician count: full marks for Kenya; for Somalia
+    (no value in the data) the solution fails, and the report says so and why."""
+    import nbformat
+
+    from conftest import copy_course, course_file
+    from iome import homecheck
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy2(ROOT / "exercises" / "nbgrader_config.py", course / "nbgrader_config.py")
+    folder = course / "source" / "mini"
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[
+        _cell("code", "from iome import data\nfrom iome.settings import load_course\nhome = load_course().home",
+              "setup", locked=True),
+        _cell("code", "### BEGIN SOLUTION\nphys = data.latest(\"physicians_per_1000\")\n"
+                      "value = float(phys.loc[phys[\"iso3\"] == home, \"value\"].iloc[0])\n### END SOLUTION",
+              "q1-answer", solution=True),
+        _cell("code", "assert value > 0", "q1-tests", grade=True, locked=True, points=2),
+        _cell("markdown", "### BEGIN SOLUTION\nRubric.\n### END SOLUTION", "q2-answer", grade=True, solution=True,
+              points=3),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "mini.ipynb")
+    monkeypatch.setenv("IOME_COURSE_FILE", str(course_file(tmp_path, "SOM", ["KEN", "GBR"])))
+    lost = homecheck.run_check(["mini"], course=course, use_cache=False, workers=1)
+    assert [(q.cell, q.kind, q.points, q.score) for q in lost] == [("q1-tests", "auto", 2, 0), ("q2-answer", "manual", 3, None)]
+    assert lost[0].home_data == {"physicians_per_1000": None} and lost[0].error.startswith("IndexError")
+    text = "\n".join(homecheck.report_lines(lost))
+    assert "LOST mini: solutions score 0/2 auto points for SOM (+3 written" in text
+    assert "physicians_per_1000 NO DATA" in text
+    monkeypatch.setenv("IOME_COURSE_FILE", str(course_file(tmp_path, "KEN", ["ETH", "GBR"])))
+    ok = homecheck.run_check(["mini"], course=course, use_cache=False, workers=1)
+    assert ok[0].score == 2 and ok[0].full_marks and ok[0].home_data["physicians_per_1000"] >= 2015
+    assert homecheck.report_lines(ok, verbose=False)[0].startswith("ok   mini: solutions score 2/2")

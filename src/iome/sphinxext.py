@@ -228,6 +228,23 @@ def html_page_context(app, pagename, templatename, context, doctree):
                                                        "data-jupyter-widgets-cdn-only": ""})
 
 
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "pt": "Português"}
+
+
+def language_switcher(app, pagename, templatename, context, doctree):
+    """Links to the same page in the other editions, when ``iome_editions`` maps each language to its
+    folder on the published site, e.g. {"en": "", "es": "es/"} (English at /, Spanish at /es/)."""
+    editions = app.config.iome_editions or {}
+    here = app.config.language or "en"
+    if here not in editions or len(editions) < 2 or "body" not in context:
+        return
+    up = "../" * len([p for p in editions[here].split("/") if p])
+    root = context["pathto"]("index", 0).rsplit("index", 1)[0]  # relative path to this edition's root
+    links = [f'<a href="{html.escape(root + up + prefix + pagename + ".html")}" hreflang="{lang}" lang="{lang}">'
+             f"{LANGUAGE_NAMES.get(lang, lang)}</a>" for lang, prefix in editions.items() if lang != here]
+    context["body"] = f'<nav class="iome-languages" aria-label="Language">{" · ".join(links)}</nav>' + context["body"]
+
+
 def dedupe_scripts(app, pagename, templatename, context, doctree):
     """sphinx-thebe (always loaded by Jupyter Book) adds its inline config twice, which throws
     "Identifier 'THEBE_JS_URL' has already been declared" on every page: keep one copy."""
@@ -270,6 +287,8 @@ def _title_text(spec: dict) -> str:
 def setup(app):
     app.add_config_value("iome_settings", "", "env")  # hash of course.yml and data/, set from them
     app.add_config_value("iome_require_assessed_outcomes", False, "env")
+    app.add_config_value("iome_editions", {}, "html")  # {"en": "", "es": "es/"}: language switcher links
+    app.connect("html-page-context", language_switcher)
     app.connect("config-inited", settings_inited, priority=400)
     app.connect("config-inited", config_inited)
     app.connect("builder-inited", builder_inited)
