@@ -49,7 +49,8 @@ def fixture_book(tmp: Path, school: str) -> Path:
     (tmp / "_vendor").symlink_to(ROOT / "_vendor")
     (tmp / "data").symlink_to(ROOT / "data")
     (tmp / "_config.yml").write_text("title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: cache\n"
-                                     "sphinx:\n  extra_extensions: [iome.sphinxext]\n")
+                                     "sphinx:\n  extra_extensions: [iome.sphinxext]\n"
+                                     "  config:\n    iome_editions: {en: '', es: 'es/'}\n")
     (tmp / "_toc.yml").write_text("format: jb-book\nroot: book/index\n")
     (tmp / "book").mkdir()
     (tmp / "book" / "index.md").write_text(PAGE)
@@ -73,6 +74,7 @@ def test_a_changed_course_yml_changes_the_next_build(tmp_path):
     page = html.read_text()
     assert "school is Second School" in page and "First School" not in page
     assert "Edition of Second School." in page  # the school is named in the footer
+    assert '<a href="../es/book/index.html" hreflang="es" lang="es">Español</a>' in page  # language switcher
     # a bad setting with a warm cache fails the build at once, in one line naming course.yml and the field
     set_school(book, "Third School", home="XXX")
     bad = run([BIN / "jupyter-book", "build", book], book)

@@ -55,13 +55,14 @@ def _home_check(names=None, verbose=True, course=None) -> bool:
     except GradingError as exc:
         raise click.ClickException(str(exc)) from None
     for line in report_lines(questions, verbose=verbose):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     ok = all(q.full_marks for q in questions)
     if not ok:
         sparse = sorted({d for q in questions if not q.full_marks for d in q.missing_data})
         console.print("[yellow]some solutions do not earn full marks for this home country"
                       + (f" (no home data in: {', '.join(sparse)})" if sparse else "")
-                      + ": students would meet the same problem. See `iome check` and the adoption guide.")
+                      + ": students would meet the same problem. See `iome check` and the adoption guide.",
+                      soft_wrap=True)
     return ok
 
 
