@@ -223,3 +223,23 @@ def test_iome_check_reports_lost_points_and_missing_home_data(tmp_path, monkeypa
     ok = homecheck.run_check(["mini"], course=course, use_cache=False, workers=1)
     assert ok[0].score == 2 and ok[0].full_marks and ok[0].home_data["physicians_per_1000"] >= 2015
     assert homecheck.report_lines(ok, verbose=False)[0].startswith("ok   mini: solutions score 2/2")
+
+
+def test_warnings_keep_the_chapter_file_line_numbers(tmp_path):
+    """The banner is added after parsing, so a warning points at the line of the source file."""
+    from test_chapters import GOOD
+    (tmp_path / "_vendor").symlink_to(ROOT / "_vendor")
+    (tmp_path / "_config.yml").write_text("title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: 'off'\n"
+                                          "sphinx:\n  extra_extensions: [iome.sphinxext]\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n  - file: book/iome/chapter\n")
+    (tmp_path / "book" / "iome").mkdir(parents=True)
+    (tmp_path / "book" / "index.md").write_text("# Index\n")
+    text = GOOD + "\nMore text.\n\nSee {doc}`no-such-page`.\n"
+    line = text.splitlines().index("See {doc}`no-such-page`.") + 1
+    chapter = tmp_path / "book" / "iome" / "chapter.md"
+    chapter.write_text(text)
+    proc = run([BIN / "jupyter-book", "build", tmp_path], ROOT)
+    out = proc.stdout + proc.stderr
+    assert f"{chapter}:{line}" in out and "no-such-page" in out, out[-3000:]
+    page = (tmp_path / "_build" / "html" / "book" / "iome" / "chapter.html").read_text()
+    assert "iome-area-iome" in page and "Compare out-of-pocket shares" in page

@@ -160,13 +160,20 @@ def banner_nodes(ch: Chapter, docname: str, exercise_doc: str | None = None, tra
 
     box = nodes.admonition(classes=["iome-area", f"iome-area-{ch.area}"])
     box += nodes.title("", _("Area: {area}").format(area=_(AREAS[ch.area])))
-    box += para(nodes.Text(_("This chapter {tagline}.").format(tagline=_(AREA_TAGLINE[ch.area])) + " "),
-                nodes.strong("", _("Why here:")), nodes.Text(" " + translate(ch.why)))
+    def chapter_text(node, message):
+        # the gettext builder extracts rawsource of nodes with a source: why and outcomes land in the
+        # page's own catalogue, next to its prose
+        node.rawsource, node.source, node.line = message, str(ch.path), 1
+        return node
+
+    box += chapter_text(para(nodes.Text(_("This chapter {tagline}.").format(tagline=_(AREA_TAGLINE[ch.area])) + " "),
+                             nodes.strong("", _("Why here:")), nodes.Text(" " + translate(ch.why))), ch.why)
     box += para(nodes.strong("", _("Learning outcomes.")), nodes.Text(" " + _("By the end of the chapter you can:")))
     items = nodes.enumerated_list(enumtype="arabic", prefix="", suffix=".")
     for o in ch.outcomes:
         goals = "; ".join(f"{g} {_(GOALS[g]).lower()}" for g in o.goals)
-        items += nodes.list_item("", para(nodes.Text(translate(o.text) + " "), nodes.emphasis("", f"({goals})")))
+        items += nodes.list_item("", chapter_text(para(nodes.Text(translate(o.text) + " "),
+                                                       nodes.emphasis("", f"({goals})")), o.text))
     box += items
     if exercise_doc:
         ref = addnodes.pending_xref("", nodes.inline("", exercise_doc, classes=["xref", "std", "std-doc"]),

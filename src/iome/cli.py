@@ -220,8 +220,14 @@ def i18n_extract(languages, book):
                "--custom-builder", "gettext"]
         if subprocess.call(cmd, cwd=root):
             raise click.ClickException("the gettext build of the book failed: read the messages above.")
-        console.print(f"book strings: {root / '_build' / 'gettext'} (then: sphinx-intl update -p _build/gettext "
-                      "-d locales -l es)")
+        import shutil
+        pot = root / "locales" / "pot"  # committed templates: translators start from these
+        shutil.rmtree(pot, ignore_errors=True)
+        for path in (root / "_build" / "gettext").rglob("*.pot"):
+            target = pot / path.relative_to(root / "_build" / "gettext")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        console.print(f"book strings: {pot} (then: sphinx-intl update -p locales/pot -d locales -l es)")
 
 
 @i18n_group.command("check")
