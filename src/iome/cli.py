@@ -175,9 +175,13 @@ def book():
 @book.command("build")
 @click.option("--strict/--no-strict", default=True, help="Treat warnings as errors (default).")
 @click.option("--check/--no-check", default=True, help="Grade the solutions for the home country first (cached).")
-def book_build(strict, check):
+@click.option("--allow-untranslated", is_flag=True, help="Build another language even if catalogues have gaps.")
+def book_build(strict, check, allow_untranslated):
     """Put the student version of every exercise in book/exercises/, then build the site."""
     from .grading import GradingError, assignments, book_copy, release
+    from .settings import load_course
+    if load_course().language != "en" and not allow_untranslated:
+        _catalogue_check(load_course().language, limit=20)  # an untranslated string fails the edition
     if check:
         console.print("home-country check of the exercises (iome check --quiet):")
         _home_check(verbose=False)
@@ -234,19 +238,22 @@ def i18n_extract(languages, book):
 @click.option("--language", default=None, help="Language to check (default: course.yml's language).")
 def i18n_check(language):
     """Catalogue coverage: fail when any string of the package or the book has no translation."""
-    from .i18n import LOCALES, catalogue_gaps
     from .settings import load_course
-    language = language or load_course().language
+    _catalogue_check(language or load_course().language)
+
+
+def _catalogue_check(language: str, limit: int | None = None) -> None:
+    from .i18n import all_gaps
     if language == "en":
         console.print("English is the source language: nothing to check.")
         return
-    gaps = {**catalogue_gaps(LOCALES, language), **catalogue_gaps(repo_root() / "locales", language)}
-    for po, missing in gaps.items():
-        for message in missing:
-            console.print(f"{po}: untranslated: {message[:100]!r}", markup=False, highlight=False)
+    gaps = all_gaps(language)
+    lines = [f"{po}: untranslated: {message[:100]!r}" for po, missing in gaps.items() for message in missing]
+    for line in lines[:limit]:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if gaps:
-        raise click.ClickException(f"{sum(map(len, gaps.values()))} untranslated string(s) in {len(gaps)} "
-                                   f"catalogue(s) for {language}: translate them (msgstr) and remove 'fuzzy'.")
+        raise click.ClickException(f"{len(lines)} untranslated string(s) in {len(gaps)} catalogue(s) for "
+                                   f"{language}: translate them (msgstr, no 'fuzzy'); see the adoption guide.")
     console.print(f"every catalogue for {language} is fully translated")
 
 

@@ -64,12 +64,30 @@ def untranslated(po_file: Path) -> list[str]:
             if m.id and (m.fuzzy or not (m.string if isinstance(m.string, str) else all(m.string)))]
 
 
-def catalogue_gaps(locale_dir: Path, language: str) -> dict[Path, list[str]]:
+def catalogue_gaps(locale_dir: Path, language: str, templates: Path | None = None) -> dict[Path, list[str]]:
     """Every ``<locale_dir>/<language>/LC_MESSAGES/**/*.po`` with its untranslated entries (only the
-    files that have some). An empty result means the catalogues cover every string."""
+    files that have some). With ``templates`` (a folder of .pot files), a template whose catalogue is
+    missing, or whose strings the catalogue lacks, counts too. Empty: every string is translated."""
     folder = Path(locale_dir) / language / "LC_MESSAGES"
     gaps = {po: untranslated(po) for po in sorted(folder.rglob("*.po"))}
+    for pot in sorted(Path(templates).rglob("*.pot")) if templates else []:
+        po = folder / pot.relative_to(templates).with_suffix(".po")
+        done = set() if not po.is_file() else {m.id for m in _read_po(po) if m.id and m.string and not m.fuzzy}
+        lacking = [m.id for m in _read_po(pot) if m.id and m.id not in done]
+        gaps[po] = list(dict.fromkeys([*gaps.get(po, []), *lacking]))
     return {po: missing for po, missing in gaps.items() if missing}
+
+
+def all_gaps(language: str) -> dict[Path, list[str]]:
+    """Catalogue coverage of a language for the package and the book (templates in locales/pot/)."""
+    from .settings import repo_root
+    root = repo_root()
+    return {**catalogue_gaps(LOCALES, language, templates=_package_templates()),
+            **catalogue_gaps(root / "locales", language, templates=root / "locales" / "pot")}
+
+
+def _package_templates() -> Path | None:
+    return LOCALES if (LOCALES / f"{DOMAIN}.pot").is_file() else None
 
 
 def country_names(lang: str | None = None, folder: Path | None = None) -> dict[str, str]:
