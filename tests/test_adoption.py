@@ -230,7 +230,8 @@ def test_warnings_keep_the_chapter_file_line_numbers(tmp_path):
     from test_chapters import GOOD
     (tmp_path / "_vendor").symlink_to(ROOT / "_vendor")
     (tmp_path / "_config.yml").write_text("title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: 'off'\n"
-                                          "sphinx:\n  extra_extensions: [iome.sphinxext]\n")
+                                          "sphinx:\n  extra_extensions: [iome.sphinxext]\n"
+                                          "  config:\n    iome_require_assessed_outcomes: true\n")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n  - file: book/iome/chapter\n")
     (tmp_path / "book" / "iome").mkdir(parents=True)
     (tmp_path / "book" / "index.md").write_text("# Index\n")
@@ -241,5 +242,8 @@ def test_warnings_keep_the_chapter_file_line_numbers(tmp_path):
     proc = run([BIN / "jupyter-book", "build", tmp_path], ROOT)
     out = proc.stdout + proc.stderr
     assert f"{chapter}:{line}" in out and "no-such-page" in out, out[-3000:]
+    # iome_require_assessed_outcomes: an outcome no graded cell assesses is a warning (an error under -W)
+    assert "outcome 2 of chapter ('Explain one limit of a national average." in out
+    assert "is not assessed: tag a graded cell of an exercise with iome.outcomes [\"chapter#2\"]" in out
     page = (tmp_path / "_build" / "html" / "book" / "iome" / "chapter.html").read_text()
     assert "iome-area-iome" in page and "Compare out-of-pocket shares" in page

@@ -71,7 +71,7 @@ def settings_inited(app, config):
     config.gettext_compact = False  # one catalogue per page: locales/<lang>/LC_MESSAGES/book/<area>/<page>.po
     from .i18n import country_names
     names = country_names(course.language)
-    config.myst_substitutions = {**(config.myst_substitutions or {}), "school": course.school or "",
+    config.myst_substitutions = {**(config.myst_substitutions or {}), "school": course.school or "This",
                                  "home_name": names.get(course.home, course.home),
                                  "peer_names": ", ".join(names.get(p, p) for p in course.peers)}
     if course.school:
