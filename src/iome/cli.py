@@ -220,9 +220,14 @@ def i18n_extract(languages, book):
         console.print(f"  merged into {update(lang, pot)}")
     if book:
         root = repo_root()
-        cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--builder", "custom",
-               "--custom-builder", "gettext"]
-        if subprocess.call(cmd, cwd=root):
+        # Jupyter Book's own build, with the gettext builder and its own doctrees (Sphinx refuses to
+        # share an environment between the html and gettext builders)
+        script = ("import sys; from jupyter_book.sphinx import build_sphinx; "
+                  f"r = build_sphinx({str(root)!r}, {str(root / '_build' / 'gettext')!r}, noconfig=True, "
+                  f"path_config={str(root / '_config.yml')!r}, doctreedir={str(root / '_build' / '.doctrees-gettext')!r}, "
+                  f"confoverrides={{'external_toc_path': {str(root / '_toc.yml')!r}, 'latex_individualpages': False}}, "
+                  "builder='gettext'); sys.exit(0 if r == 0 else 1)")
+        if subprocess.call([sys.executable, "-c", script], cwd=root):
             raise click.ClickException("the gettext build of the book failed: read the messages above.")
         import shutil
         pot = root / "locales" / "pot"  # committed templates: translators start from these
