@@ -88,10 +88,6 @@ def check_assignment(name: str, course: Path, work: Path) -> list[Question]:
         shutil.rmtree(work)
     (work / "source").mkdir(parents=True)
     shutil.copy2(course / "nbgrader_config.py", work / "nbgrader_config.py")
-    with open(work / "nbgrader_config.py", "a", encoding="utf-8") as fh:
-        # with the course's ipc transport, stock `nbgrader autograde` starts the kernel in the notebook's
-        # folder but connects from the course folder: a relative socket path never meets. Make it absolute.
-        fh.write(f"\nc.KernelManager.ip = {str(work / 'kernel')!r}\n")
     shutil.copytree(course / "source" / name, work / "source" / name)
     nbgrader("generate_assignment", name, "--force", course=work)
     submitted = work / "submitted" / STUDENT / name
