@@ -195,7 +195,7 @@ def test_iome_check_reports_lost_points_and_missing_home_data(tmp_path, monkeypa
     (no value in the data) the solution fails, and the report says so and why."""
     import nbformat
 
-    from conftest import copy_course, course_file
+    from conftest import course_file
     from iome import homecheck
     course = tmp_path / "course"
     course.mkdir()

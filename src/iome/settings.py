@@ -92,7 +92,7 @@ def _countries_file() -> Path | None:
         return None
 
 
-def languages(countries: dict | None = None) -> list[str]:
+def languages() -> list[str]:
     """Languages the course can be set to: English, and each language with a catalogue of the package's
     strings (src/iome/locales/<lang>/) and country names in data/countries.csv."""
     from .i18n import catalogue_languages
