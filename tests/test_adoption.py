@@ -225,6 +225,9 @@ def test_iome_check_reports_lost_points_and_missing_home_data(tmp_path, monkeypa
     ok = homecheck.run_check(["mini"], course=course, use_cache=False, workers=1)
     assert ok[0].score == 2 and ok[0].full_marks and ok[0].home_data["physicians_per_1000"] >= 2015
     assert homecheck.report_lines(ok, verbose=False)[0].startswith("ok   mini: solutions score 2/2")
+    # cached per assignment (settings, data and the assignment's own notebooks): no second grading run
+    monkeypatch.setattr(homecheck, "check_assignment", lambda *a: pytest.fail("cache not used"))
+    assert homecheck.run_check(["mini"], course=course) == ok
 
 
 def test_warnings_keep_the_chapter_file_line_numbers(tmp_path):

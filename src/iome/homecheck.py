@@ -47,16 +47,21 @@ class Question:
         return [name for name, year in self.home_data.items() if year is None]
 
 
-def _key(course: Path, names: list[str]) -> str:
+def _key(course: Path, name: str, base: str) -> str:
+    h = hashlib.sha256(base.encode() + name.encode())
+    for nb in sorted((course / "source" / name).glob("*.ipynb")):
+        h.update(nb.read_bytes())
+    h.update((course / "nbgrader_config.py").read_bytes())
+    return h.hexdigest()[:20]
+
+
+def _base_key() -> str:
+    """Settings and data: what every assignment's result depends on besides its own notebooks."""
     h = hashlib.sha256(load_course().digest.encode())
     for path in sorted((repo_root() / "data").rglob("*")):
         if path.is_file() and path.suffix in (".csv", ".json"):
             h.update(path.read_bytes())
-    for name in names:
-        for nb in sorted((course / "source" / name).glob("*.ipynb")):
-            h.update(name.encode() + nb.read_bytes())
-    h.update((course / "nbgrader_config.py").read_bytes())
-    return h.hexdigest()[:20]
+    return h.hexdigest()
 
 
 def _home_years(names: set[str]) -> dict[str, int | None]:
@@ -135,18 +140,21 @@ def run_check(names: list[str] | None = None, course: Path | None = None, worker
     course = Path(course or course_dir())
     names = list(names or assignments(course))
     base = repo_root() / "_build" / "iome-check"
-    cache = base / f"{_key(course, names)}.json"
-    if use_cache and cache.is_file():
-        return [Question(**q) for q in json.loads(cache.read_text(encoding="utf-8"))]
+    common = _base_key()
+    cached = {n: base / f"{n}-{_key(course, n, common)}.json" for n in names}  # one result per assignment
     results: dict[str, list[Question]] = {}
+    for n, path in cached.items():
+        if use_cache and path.is_file():
+            results[n] = [Question(**q) for q in json.loads(path.read_text(encoding="utf-8"))]
+    todo = [n for n in names if n not in results]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(check_assignment, n, course, base / "work" / n): n for n in names}
-        for future in (progress(list(futures), "home check") if progress else futures):
-            results[futures[future]] = future.result()
-    questions = [q for n in names for q in results[n]]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps([asdict(q) for q in questions], indent=1), encoding="utf-8")
-    return questions
+        futures = {pool.submit(check_assignment, n, course, base / "work" / n): n for n in todo}
+        for future in (progress(list(futures), "home check") if progress and futures else futures):
+            n = futures[future]
+            results[n] = future.result()
+            cached[n].parent.mkdir(parents=True, exist_ok=True)
+            cached[n].write_text(json.dumps([asdict(q) for q in results[n]], indent=1), encoding="utf-8")
+    return [q for n in names for q in results[n]]
 
 
 def report_lines(questions: list[Question], verbose: bool = True) -> list[str]:
