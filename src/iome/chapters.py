@@ -129,38 +129,102 @@ def parse_chapter(path: Path, text: str | None = None, folder_area: str | None =
 
 
 def chapter_files(book: Path) -> list[tuple[Path, str]]:
-    """Every chapter file with the area its folder implies."""
+    """Every chapter file in the area folders, with the area its folder implies (TOC or not)."""
     return [(p, area) for area in CHAPTER_FOLDERS for p in sorted((book / area).glob("*.md"))]
 
 
 def load_chapters(book: Path) -> list[Chapter]:
+    """The book's chapters: those listed in ``_toc.yml`` next to ``book/`` (in TOC order), so a school
+    drops or reorders a chapter by editing the TOC alone; every file in the area folders without a TOC."""
+    root = Path(book).parent
+    if (root / "_toc.yml").is_file():
+        from .coverage import toc_chapters
+        return toc_chapters(root)
     return [parse_chapter(p, folder_area=area) for p, area in chapter_files(book)]
 
 
-def banner_markdown(ch: Chapter, exercise_ready: bool = False) -> str:
-    """MyST block inserted under each chapter title: area, why, outcomes with goal areas."""
-    lines = [f":::{{admonition}} Area: {AREAS[ch.area]}",
-             f":class: iome-area iome-area-{ch.area}",
-             f"This chapter {AREA_TAGLINE[ch.area]}. **Why here:** {ch.why}",
-             "",
-             "**Learning outcomes.** By the end of the chapter you can:",
-             ""]
-    for i, o in enumerate(ch.outcomes, 1):
-        goals = "; ".join(f"{g} {GOALS[g].lower()}" for g in o.goals)
-        lines.append(f"{i}. {o.text} *({goals})*")
-    if ch.exercise and exercise_ready:
-        lines += ["", f"**Graded exercise:** {{doc}}`/book/exercises/{ch.exercise}`"]
-    lines.append(":::")
-    return "\n".join(lines) + "\n"
+def banner_nodes(ch: Chapter, docname: str, exercise_doc: str | None = None, translate=lambda s: s) -> list:
+    """The block shown under each chapter title: area, why, outcomes with goal areas, graded exercise.
+
+    Built as docutils nodes after parsing (Sphinx ``doctree-read``), so the chapter source is not
+    changed and warnings keep the file's own line numbers. ``translate`` renders chapter text (why,
+    outcomes) in the book's language; the package's own words go through :mod:`iome.i18n`.
+    """
+    from docutils import nodes
+    from sphinx import addnodes
+
+    from .i18n import _
+
+    def para(*children):
+        return nodes.paragraph("", "", *children)
+
+    box = nodes.admonition(classes=["iome-area", f"iome-area-{ch.area}"])
+    box += nodes.title("", _("Area: {area}").format(area=_(AREAS[ch.area])))
+    def chapter_text(node, message):
+        # the gettext builder extracts rawsource of nodes with a source: why and outcomes land in the
+        # page's own catalogue, next to its prose
+        node.rawsource, node.source, node.line = message, str(ch.path), 1
+        return node
+
+    box += chapter_text(para(nodes.Text(_("This chapter {tagline}.").format(tagline=_(AREA_TAGLINE[ch.area])) + " "),
+                             nodes.strong("", _("Why here:")), nodes.Text(" " + translate(ch.why))), ch.why)
+    box += para(nodes.strong("", _("Learning outcomes.")), nodes.Text(" " + _("By the end of the chapter you can:")))
+    items = nodes.enumerated_list(enumtype="arabic", prefix="", suffix=".")
+    for o in ch.outcomes:
+        goals = "; ".join(f"{g} {_(GOALS[g]).lower()}" for g in o.goals)
+        items += nodes.list_item("", chapter_text(para(nodes.Text(translate(o.text) + " "),
+                                                       nodes.emphasis("", f"({goals})")), o.text))
+    box += items
+    if exercise_doc:
+        ref = addnodes.pending_xref("", nodes.inline("", exercise_doc, classes=["xref", "std", "std-doc"]),
+                                    refdomain="std", reftype="doc", reftarget="/" + exercise_doc, refdoc=docname,
+                                    refexplicit=False, refwarn=True)
+        box += para(nodes.strong("", _("Graded exercise:")), nodes.Text(" "), ref)
+    return [box]
 
 
-def insert_banner(text: str, ch: Chapter, exercise_ready: bool = False) -> str:
-    """The chapter text with the banner placed right after its '# Title' line."""
-    _, start = front_matter(text)
-    body = text[start:]
-    lines = body.splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        if line.startswith("# "):
-            lines.insert(i + 1, "\n" + banner_markdown(ch, exercise_ready) + "\n")
-            break
-    return text[:start] + "".join(lines)
+# ---- text helpers for the sentences chapters compute from the data --------------------------------
+
+def number(value, unit: str = "") -> str:
+    """A figure as prose shows it: 1 decimal from 1 up, whole numbers from 100 up, 2 significant
+    figures below 1 (0.043, never "0.0"); "no data" for a missing value, never "nan"."""
+    import math
+
+    from .i18n import _
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return _("no data")
+    if math.isnan(x):
+        return _("no data")
+    if x == 0:
+        text = "0"
+    elif abs(x) >= 100:
+        text = f"{x:,.0f}"
+    elif abs(x) >= 1:
+        text = f"{x:,.1f}"
+    else:
+        text = f"{x:.2g}" if abs(x) >= 1e-4 else f"{x:.1e}"
+    return f"{text}{unit}"
+
+
+def country_name(iso3: str) -> str:
+    """Name of a country in the course language (the code itself only if the data has no name)."""
+    from .i18n import country_names
+    return country_names().get(iso3, iso3)
+
+
+def country_list(iso3s) -> str:
+    """'Tuvalu and South Sudan': names, never ISO codes, joined in the course language."""
+    from .i18n import join_names
+    return join_names([country_name(c) for c in iso3s])
+
+
+def latest_for(frame, iso3: str, column: str = "value"):
+    """(value, year) of ``iso3``'s most recent non-missing ``column`` in a long frame, or (None, None):
+    the nearest year available rather than a blank."""
+    rows = frame[(frame["iso3"] == iso3)].dropna(subset=[column])
+    if not len(rows):
+        return None, None
+    row = rows.sort_values("year").iloc[-1] if "year" in rows else rows.iloc[-1]
+    return row[column], (int(row["year"]) if "year" in rows else None)

@@ -15,6 +15,7 @@ import altair as alt
 import pandas as pd
 
 from . import data
+from .i18n import _, country_names
 from .settings import load_course
 
 # Okabe & Ito (2008) colour-blind-safe palette, one colour per World Bank income group.
@@ -62,7 +63,7 @@ def source_line(*names: str) -> str:
         codes = parts.setdefault(key, [])
         if code and code not in codes:
             codes.append(code)
-    return "Source: " + " ".join(k.format(", ".join(v)) if v else k for k, v in parts.items())
+    return _("Source:") + " " + " ".join(k.format(", ".join(v)) if v else k for k, v in parts.items())
 
 
 def income_scale() -> alt.Scale:
@@ -74,7 +75,7 @@ def label(frame: pd.DataFrame, home: str | None = None) -> pd.DataFrame:
     home = home or load_course().home
     out = frame.copy()
     out["role"] = (out["iso3"] == home).map({True: "Home country", False: "Comparison"})
-    out["label"] = out["name"] + (out["iso3"] == home).map({True: " (home)", False: ""})
+    out["label"] = out["name"] + (out["iso3"] == home).map({True: " " + _("(home)"), False: ""})
     # only what the chart draws: the data is embedded in the page, keep it small
     return out[[c for c in ("iso3", "name", "income_group", "year", "value", "role", "label") if c in out]]
 
@@ -90,10 +91,10 @@ def compare_bar(frame: pd.DataFrame, *, title: str, unit: str, source: str, desc
                      width=width, height=alt.Step(18)).mark_bar(strokeWidth=2).encode(
         x=alt.X("value:Q", title=unit),
         y=alt.Y("label:N", sort=None, title=None),
-        color=alt.Color("income_group:N", scale=income_scale(), title="Income group (World Bank)"),
+        color=alt.Color("income_group:N", scale=income_scale(), title=_("Income group (World Bank)")),
         stroke=alt.condition(alt.datum.role == "Home country", alt.value(HOME_COLOR), alt.value(None)),
-        tooltip=[alt.Tooltip("name:N", title="Country"), alt.Tooltip("income_group:N", title="Income group"),
-                 alt.Tooltip("value:Q", title=unit, format=",.1f"), alt.Tooltip("year:O", title="Year")],
+        tooltip=[alt.Tooltip("name:N", title=_("Country")), alt.Tooltip("income_group:N", title=_("Income group")),
+                 alt.Tooltip("value:Q", title=unit, format=",.1f"), alt.Tooltip("year:O", title=_("Year"))],
     )
 
 
@@ -105,15 +106,15 @@ def by_income(frame: pd.DataFrame, *, title: str, unit: str, source: str, descri
     """
     frame = label(frame.dropna(subset=["income_group"]), home)
     scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
-    y = alt.Y("income_group:N", sort=list(INCOME_COLORS), title="Income group (World Bank)")
+    y = alt.Y("income_group:N", sort=list(INCOME_COLORS), title=_("Income group (World Bank)"))
     base = alt.Chart(frame, width=width, height=alt.Step(46))
     dots = base.mark_circle(size=55, opacity=0.65).encode(
         x=alt.X("value:Q", title=unit, scale=scale),
         y=y,
         yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-1, 1])),
         color=alt.Color("income_group:N", scale=income_scale(), legend=None),
-        tooltip=[alt.Tooltip("name:N", title="Country"), alt.Tooltip("value:Q", title=unit, format=",.1f"),
-                 alt.Tooltip("year:O", title="Year")],
+        tooltip=[alt.Tooltip("name:N", title=_("Country")), alt.Tooltip("value:Q", title=unit, format=",.1f"),
+                 alt.Tooltip("year:O", title=_("Year"))],
     ).transform_calculate(jitter="sqrt(-2*log(random()))*cos(2*PI*random())/3")
     home_frame = base.transform_filter(alt.datum.role == "Home country")
     ring = home_frame.mark_point(size=180, shape="circle", filled=False, color=HOME_COLOR,
@@ -127,14 +128,18 @@ def by_income(frame: pd.DataFrame, *, title: str, unit: str, source: str, descri
 def income_summary(frame: pd.DataFrame, unit: str, home: str | None = None) -> str:
     """Plain-language summary of a by-income chart (medians per group, the home country's value),
     used as the chart's text description for screen readers."""
+    from .chapters import number
     home = home or load_course().home
-    groups = frame.dropna(subset=["income_group"]).groupby("income_group")["value"]
-    parts = [f"{g}-income countries median {groups.median()[g]:,.1f} ({groups.size()[g]} countries)"
+    groups = frame.dropna(subset=["income_group", "value"]).groupby("income_group")["value"]
+    parts = [_("{group}-income countries median {median} ({n} countries)").format(
+                 group=_(g), median=number(groups.median()[g]), n=groups.size()[g])
              for g in INCOME_COLORS if g in groups.groups]
-    own = frame[frame["iso3"] == home]
-    mine = (f" {own['name'].iloc[0]} (home country): {own['value'].iloc[0]:,.1f} in {own['year'].iloc[0]}."
-            if len(own) else f" No recent value for the home country ({home}).")
-    return f"Dot plot by World Bank income group, in {unit}: " + "; ".join(parts) + "." + mine
+    own = frame[frame["iso3"] == home].dropna(subset=["value"])
+    name = country_names().get(home, home)
+    mine = (" " + _("{name} (home country): {value} in {year}.").format(
+                name=name, value=number(own["value"].iloc[0]), year=int(own["year"].iloc[0]))
+            if len(own) else " " + _("No recent value for the home country ({name}).").format(name=name))
+    return _("Dot plot by World Bank income group, in {unit}:").format(unit=unit) + " " + "; ".join(parts) + "." + mine
 
 
 def indicator_chart(name: str, iso3s: list[str] | None = None, *, since: int | None = None,
@@ -146,13 +151,15 @@ def indicator_chart(name: str, iso3s: list[str] | None = None, *, since: int | N
     frame = data.latest(name, since=since)
     frame = frame[frame["iso3"].isin(iso3s)]
     missing = sorted(set(iso3s) - set(frame["iso3"]))
-    unit = res.get("unit", "")
-    shown = ", ".join(f"{r.name} {r.value:,.1f}" for r in frame.sort_values("value", ascending=False).itertuples())
-    description = (f"Bar chart of {res['title']} (latest year available for each country): {shown}."
-                   + (f" No data for {', '.join(missing)}." if missing else ""))
-    years = f"{frame['year'].min()}–{frame['year'].max()}" if len(frame) else "n/a"
-    return compare_bar(frame, title=f"{res['title']}", unit=unit,
-                       source=f"{source_line(name)} Latest year per country ({years}).",
+    from .chapters import country_list, number
+    unit, title = res.get("unit", ""), res["title"]
+    shown = ", ".join(f"{r.name} {number(r.value)}" for r in frame.sort_values("value", ascending=False).itertuples())
+    description = (_("Bar chart of {title} (latest year available for each country): {shown}.").format(
+                       title=_(title), shown=shown)
+                   + (" " + _("No data for {names}.").format(names=country_list(missing)) if missing else ""))
+    years = f"{frame['year'].min()}–{frame['year'].max()}" if len(frame) else _("no data")
+    return compare_bar(frame, title=_(title), unit=unit,
+                       source=source_line(name) + " " + _("Latest year per country ({years}).").format(years=years),
                        description=description, home=home or course.home)
 
 

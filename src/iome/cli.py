@@ -34,8 +34,55 @@ def track(items, description: str):
 
 
 @click.group()
-def main():
+@click.pass_context
+def main(ctx):
     """Internationalizing Medical Education: build the book and data, run the graded exercises."""
+    if ctx.invoked_subcommand in (None, "data"):  # `iome data build` must work before data/ exists
+        return
+    from .settings import SettingsError, load_course
+    try:
+        load_course()  # validated once, up front: one line naming course.yml and the field
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _home_check(names=None, verbose=True, course=None) -> bool:
+    """Run `iome check` for NAMES; print the report; return True when every solution earns full marks."""
+    from .grading import GradingError
+    from .homecheck import report_lines, run_check
+    try:
+        questions = run_check(names, course=course, progress=lambda items, description: track(items, description))
+    except GradingError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in report_lines(questions, verbose=verbose):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    ok = all(q.full_marks for q in questions)
+    if not ok:
+        sparse = sorted({d for q in questions if not q.full_marks for d in q.missing_data})
+        console.print("[yellow]some solutions do not earn full marks for this home country"
+                      + (f" (no home data in: {', '.join(sparse)})" if sparse else "")
+                      + ": students would meet the same problem. See `iome check` and the adoption guide.",
+                      soft_wrap=True)
+    return ok
+
+
+@main.command("check")
+@click.argument("assignment", nargs=-1)
+@click.option("--quiet", is_flag=True, help="One line per assignment (and the questions that lose points).")
+def check_cmd(assignment, quiet):
+    """Grade the source solutions of ASSIGNMENT(s) (default: all) for the home country in course.yml.
+
+    Real nbgrader, in a scratch copy of the course under _build/iome-check/. Reports per question the
+    points the solution earns and whether the home country has the data it uses. Exit code 1 when a
+    solution loses points.
+    """
+    from .grading import assignments
+    known = assignments()
+    unknown = [a for a in assignment if a not in known]
+    if unknown:
+        raise click.ClickException(f"no such assignment: {', '.join(unknown)} (known: {', '.join(known)})")
+    if not _home_check(list(assignment) or None, verbose=not quiet):
+        raise SystemExit(1)
 
 
 @main.group()
@@ -127,9 +174,17 @@ def book():
 
 @book.command("build")
 @click.option("--strict/--no-strict", default=True, help="Treat warnings as errors (default).")
-def book_build(strict):
+@click.option("--check/--no-check", default=True, help="Grade the solutions for the home country first (cached).")
+@click.option("--allow-untranslated", is_flag=True, help="Build another language even if catalogues have gaps.")
+def book_build(strict, check, allow_untranslated):
     """Put the student version of every exercise in book/exercises/, then build the site."""
     from .grading import GradingError, assignments, book_copy, release
+    from .settings import load_course
+    if load_course().language != "en" and not allow_untranslated:
+        _catalogue_check(load_course().language, limit=20)  # an untranslated string fails the edition
+    if check:
+        console.print("home-country check of the exercises (iome check --quiet):")
+        _home_check(verbose=False)
     root = repo_root()
     try:
         for name in track(assignments(), "student versions"):
@@ -145,6 +200,66 @@ def book_build(strict):
     console.print(f"book build took {time.perf_counter() - start:.0f} s")
     if code:
         raise click.ClickException("the book build failed: read the warnings above (file and line are named).")
+
+
+@main.group("i18n")
+def i18n_group():
+    """Translations: the package's strings (src/iome/locales/) and the book's (locales/, sphinx-intl)."""
+
+
+@i18n_group.command("extract")
+@click.option("--language", "languages", multiple=True, default=("es",), show_default=True,
+              help="Also merge the new strings into this language's catalogue (repeatable).")
+@click.option("--book/--no-book", default=True, help="Also write the book's .pot files (Sphinx gettext builder).")
+def i18n_extract(languages, book):
+    """Write the template catalogues (.pot) and merge them into each language's .po."""
+    from .i18n import extract, update
+    pot = extract()
+    console.print(f"package strings: {pot}")
+    for lang in languages:
+        console.print(f"  merged into {update(lang, pot)}")
+    if book:
+        root = repo_root()
+        # Jupyter Book's own build, with the gettext builder and its own doctrees (Sphinx refuses to
+        # share an environment between the html and gettext builders)
+        script = ("import sys; from jupyter_book.sphinx import build_sphinx; "
+                  f"r = build_sphinx({str(root)!r}, {str(root / '_build' / 'gettext')!r}, noconfig=True, "
+                  f"path_config={str(root / '_config.yml')!r}, doctreedir={str(root / '_build' / '.doctrees-gettext')!r}, "
+                  f"confoverrides={{'external_toc_path': {str(root / '_toc.yml')!r}, 'latex_individualpages': False}}, "
+                  "builder='gettext'); sys.exit(0 if r == 0 else 1)")
+        if subprocess.call([sys.executable, "-c", script], cwd=root):
+            raise click.ClickException("the gettext build of the book failed: read the messages above.")
+        import shutil
+        pot = root / "locales" / "pot"  # committed templates: translators start from these
+        shutil.rmtree(pot, ignore_errors=True)
+        for path in (root / "_build" / "gettext").rglob("*.pot"):
+            target = pot / path.relative_to(root / "_build" / "gettext")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        console.print(f"book strings: {pot} (then: sphinx-intl update -p locales/pot -d locales -l es)")
+
+
+@i18n_group.command("check")
+@click.option("--language", default=None, help="Language to check (default: course.yml's language).")
+def i18n_check(language):
+    """Catalogue coverage: fail when any string of the package or the book has no translation."""
+    from .settings import load_course
+    _catalogue_check(language or load_course().language)
+
+
+def _catalogue_check(language: str, limit: int | None = None) -> None:
+    from .i18n import all_gaps
+    if language == "en":
+        console.print("English is the source language: nothing to check.")
+        return
+    gaps = all_gaps(language)
+    lines = [f"{po}: untranslated: {message[:100]!r}" for po, missing in gaps.items() for message in missing]
+    for line in lines[:limit]:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if gaps:
+        raise click.ClickException(f"{len(lines)} untranslated string(s) in {len(gaps)} catalogue(s) for "
+                                   f"{language}: translate them (msgstr, no 'fuzzy'); see the adoption guide.")
+    console.print(f"every catalogue for {language} is fully translated")
 
 
 # ---- instructor workflow: release -> collect -> autograde -> feedback -> export -> report ------
@@ -172,13 +287,17 @@ def _check_assignment(course: Path, assignment: str) -> None:
 
 @main.command()
 @click.argument("assignment")
+@click.option("--check/--no-check", default=True,
+              help="First grade the solution for the home country in course.yml (iome check; cached).")
 @_course_opt
-def release(assignment, course):
+def release(assignment, check, course):
     """Generate the student version of ASSIGNMENT in <course>/release/ (solutions and hidden tests removed)."""
     from .grading import GradingError
     from .grading import release as do_release
     course = _course(course)
     _check_assignment(course, assignment)
+    if check:
+        _home_check([assignment], course=course)
     try:
         with console.status(f"nbgrader generate_assignment {assignment}"):
             folder = do_release(assignment, course=course)

@@ -216,8 +216,14 @@ def excluded(name: str, folder: Path | None = None) -> pd.DataFrame:
 # --- conveniences the chapters and exercises share -------------------------------------------
 
 def countries(folder: Path | None = None) -> pd.DataFrame:
-    """Country table: iso3, name, region, subregion, income_group (+ names in other languages)."""
-    return load("countries", folder)
+    """Country table: iso3, name, region, subregion, income_group (+ names in other languages).
+
+    ``name`` is in the course language (course.yml ``language``) where the data has that name."""
+    frame = load("countries", folder)
+    lang = load_course().language
+    if lang != "en" and f"name_{lang}" in frame:
+        frame["name"] = frame[f"name_{lang}"].fillna(frame["name"])
+    return frame
 
 
 def latest(name: str, folder: Path | None = None, since: int | None = None) -> pd.DataFrame:

@@ -101,6 +101,11 @@ def verified(raw: Path, manifest: dict[str, dict], local_path: str) -> Path:
     return path
 
 
+# Countries whose UN terminology short name is the endonym, unknown to most readers (UNTERM: "Naoero"),
+# while the UN M49 standard keeps the name readers know ("Nauru" in English, French and Spanish).
+M49_NAMES = {"NRU"}
+
+
 def country_rows() -> list[dict]:
     """Countries and territories from hdx-python-country's bundled taxonomy (read from disk)."""
     taxonomy = resources.files("hdx.location") / TAXONOMY
@@ -114,6 +119,9 @@ def country_rows() -> list[dict]:
         # UNTERM short name where there is one, else the UN M49 name (territories such as Aruba have only
         # the latter)
         row.update({f"name_{lang}": r[col] or r[f"M49 {col.split()[0]}"] for lang, col in LANGS.items()})
+        if row["iso3"] in M49_NAMES:
+            row["name"] = r["M49 English"]
+            row.update({f"name_{lang}": r[f"M49 {col.split()[0]}"] for lang, col in LANGS.items()})
         out.append(row)
     return sorted(out, key=lambda r: r["iso3"])
 

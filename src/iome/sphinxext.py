@@ -14,14 +14,19 @@ import json
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
 from sphinx.errors import ExtensionError
+from sphinx.util import logging
 
 from . import chapters as ch
 from .explore import SITE_ENV
+from . import coverage as cov
+
+logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 # Files copied from npm packages (pinned in package.json) into _vendor/js/ by `python -m iome.vendor`
@@ -37,6 +42,50 @@ def _book_dir(app) -> Path:
     return Path(app.srcdir) / "book"
 
 
+def settings_inited(app, config):
+    """course.yml takes effect: validated up front (one line on error), and its hash (with the data's)
+    is part of the config, so a changed setting re-reads every page and selects its own execution
+    cache (myst-nb keys its cache on code only: a page is re-executed for new settings, and switching
+    back to earlier settings reuses their cache)."""
+    import hashlib
+
+    from .settings import SettingsError, load_course
+    try:
+        course = load_course()
+    except SettingsError as exc:
+        # one line, no traceback: Jupyter Book wraps any exception from Sphinx in a RuntimeError
+        # traceback, so stop the process here (not an Exception: nothing catches it on the way)
+        print(f"Settings error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    digest = hashlib.sha256(course.digest.encode())
+    data = Path(app.srcdir) / "data"
+    for path in sorted(data.rglob("*")):
+        if path.is_file() and path.suffix in (".csv", ".json"):
+            digest.update(path.relative_to(data).as_posix().encode() + path.read_bytes())
+    config.iome_settings = digest.hexdigest()[:16]
+    cache = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    if not cache.is_absolute():
+        cache = Path(app.confdir) / cache
+    config.nb_execution_cache_path = str(cache / f"settings-{config.iome_settings}")
+    if course.language != config.language:
+        config.language = course.language
+        app._init_i18n()  # Sphinx loaded its own messages before extensions ran
+    if "locales" not in config.locale_dirs:  # <repo>/locales/<lang>/LC_MESSAGES/ (sphinx-intl layout)
+        config.locale_dirs = [*config.locale_dirs, "locales"]
+    config.gettext_compact = False  # one catalogue per page: locales/<lang>/LC_MESSAGES/book/<area>/<page>.po
+    from .i18n import country_names
+    names = country_names(course.language)
+    config.myst_substitutions = {**(config.myst_substitutions or {}), "school": course.school or "This",
+                                 "home_name": names.get(course.home, course.home),
+                                 "peer_names": ", ".join(names.get(p, p) for p in course.peers)}
+    if course.school:
+        from .i18n import _
+        options = dict(config.html_theme_options or {})
+        note = html.escape(_("Edition of {school}.").format(school=course.school))
+        options["extra_footer"] = f"<p class=\"iome-school\">{note}</p>" + options.get("extra_footer", "")
+        config.html_theme_options = options
+
+
 def config_inited(app, config):
     # the kernels that run the book's pages inherit this: explorers emit their browser-side form
     os.environ[SITE_ENV] = "1"
@@ -49,56 +98,101 @@ def config_inited(app, config):
 
 
 def builder_inited(app):
-    """Validate all chapters up front, so one bad chapter fails the build with a clear message."""
+    """Validate the TOC's chapters and the outcome tags up front: one clear message, no traceback."""
+    root = Path(app.srcdir)
     try:
-        found = ch.load_chapters(_book_dir(app))
-    except ch.MetadataError as exc:
+        found = cov.toc_chapters(root)
+        rows = cov.coverage(root)
+    except (ch.MetadataError, cov.CoverageError) as exc:
         raise ExtensionError(str(exc)) from None
     app.env.iome_chapters = {app.env.path2doc(str(c.path)): c for c in found}
+    app.env.iome_coverage = rows
+    for row in cov.unassessed(rows) if app.config.iome_require_assessed_outcomes else []:
+        logger.warning(f"outcome {row.number} of {row.stem} ('{row.outcome.text[:60]}...') is not assessed: tag "
+                       f"a graded cell of an exercise with iome.outcomes [\"{row.stem}#{row.number}\"]",
+                       location=(app.env.path2doc(str(row.chapter.path)), 1))
 
 
-def source_read(app, docname, source):
+def add_banner(app, doctree):
+    """The area banner under the chapter title, added after parsing: the source (and so every
+    warning's line number) stays the file's own."""
+    docname = app.env.docname
     chapter = getattr(app.env, "iome_chapters", {}).get(docname)
-    if chapter is not None:
-        # link the exercise once its student version is part of the book
-        ready = bool(chapter.exercise) and f"book/exercises/{chapter.exercise}" in app.env.found_docs
-        source[0] = ch.insert_banner(source[0], chapter, ready)
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if chapter is None or section is None or not isinstance(section[0], nodes.title):
+        return
+    exercise = f"book/exercises/{chapter.exercise}" if chapter.exercise else None
+    ready = exercise in app.env.found_docs  # link the exercise once its student version is in the book
+    section[1:1] = ch.banner_nodes(chapter, docname, exercise if ready else None, _chapter_translator(app, docname))
+
+
+def _chapter_translator(app, docname):
+    """Chapter text of the banner (why, outcomes) through the page's own catalogue, like its prose."""
+    if app.config.language in (None, "en"):
+        return lambda s: s
+    from sphinx import locale
+    from sphinx.util.i18n import docname_to_domain
+    domain = docname_to_domain(docname, app.config.gettext_compact)
+    dirs = [str(Path(app.srcdir) / d) for d in app.config.locale_dirs]
+    translator, _ = locale.init(dirs, app.config.language, domain)
+    return translator.gettext
 
 
 def env_get_outdated(app, env, added, changed, removed):
-    # the coverage table reads every chapter: rebuild it whenever anything changed
-    return [d for d in env.found_docs if d.endswith("outcome-coverage")] if (added or changed or removed) else []
+    # the coverage table reads every chapter and the exercises' outcome tags: rebuild it every time
+    return [d for d in env.found_docs if d.endswith("outcome-coverage")]
 
 
 class OutcomeCoverage(Directive):
-    """Table of chapters x goal areas G1-G5, with totals: which goals each chapter serves."""
+    """Declared vs assessed outcomes (outcome tags on graded exercise cells, see iome.coverage): one row
+    per TOC chapter, one column per goal area G1-G5, then the totals per goal area and the list of
+    outcomes with the graded cells that assess them."""
 
     def run(self):
+        from .i18n import _
         env = self.state.document.settings.env
-        chapters = sorted(getattr(env, "iome_chapters", {}).items(), key=lambda kv: kv[0])
-        table = nodes.table(classes=["iome-coverage"])
-        group = nodes.tgroup(cols=3 + len(ch.GOALS))
+        rows = getattr(env, "iome_coverage", [])
+        chapters = list(dict.fromkeys(r.chapter for r in rows))
+
+        def mark(c, g):
+            mine = [r for r in rows if r.chapter is c and g in r.outcome.goals]
+            if not mine:
+                return ""
+            return ", ".join(f"{r.number}" + ("✓" if r.assessed_by else "✗") for r in mine)
+
+        cells = [[_("Chapter"), _("Area"), *ch.GOALS, _("Outcomes assessed")]]
+        for c in chapters:
+            mine = [r for r in rows if r.chapter is c]
+            cells.append([(env.path2doc(str(c.path)), c.title), _(ch.AREAS[c.area]), *[mark(c, g) for g in ch.GOALS],
+                          f"{sum(bool(r.assessed_by) for r in mine)} / {len(mine)}"])
+        totals = cov.goal_totals(rows)
+        cells.append([_("Outcomes assessed / declared"), "", *[f"{a} / {d}" for d, a in totals.values()],
+                      f"{sum(bool(r.assessed_by) for r in rows)} / {len(rows)}"])
+        matrix = self._table(cells, env, "iome-coverage")
+        legend = nodes.bullet_list()
+        for g, label in ch.GOALS.items():
+            legend += nodes.list_item("", nodes.paragraph(text=f"{g}: {_(label)}"))
+        detail = [[_("Chapter"), "#", _("Outcome"), _("Goals"), _("Assessed by (exercise: graded cell)")]]
+        for r in rows:
+            by = "; ".join(f"{a.assignment}: {a.cell}" for a in r.assessed_by) or _("not assessed")
+            detail.append([(env.path2doc(str(r.chapter.path)), r.chapter.title), str(r.number), r.outcome.text,
+                           ", ".join(r.outcome.goals), by])
+        return [matrix, legend, self._table(detail, env, "iome-coverage-detail")]
+
+    def _table(self, rows, env, css):
+        table = nodes.table(classes=[css])
+        group = nodes.tgroup(cols=len(rows[0]))
         table += group
-        for _ in range(3 + len(ch.GOALS)):
+        for _ in rows[0]:
             group += nodes.colspec(colwidth=1)
         head = nodes.thead()
         group += head
-        head += self._row(["Chapter", "Area", *ch.GOALS, "Outcomes"], env, header=True)
+        head += self._row(rows[0], env)
         body = nodes.tbody()
         group += body
-        for docname, c in chapters:
-            cells = [(docname, c.title), ch.AREAS[c.area]]
-            cells += ["✓ " + ", ".join(str(i) for i, o in enumerate(c.outcomes, 1) if g in o.goals)
-                      if g in c.goals else "" for g in ch.GOALS]
-            cells.append(str(len(c.outcomes)))
+        for cells in rows[1:]:
             body += self._row(cells, env)
-        totals = ["Chapters covering the goal", ""]
-        totals += [str(sum(g in c.goals for _, c in chapters)) for g in ch.GOALS] + [""]
-        body += self._row(totals, env)
-        legend = nodes.bullet_list()
-        for g, label in ch.GOALS.items():
-            legend += nodes.list_item("", nodes.paragraph(text=f"{g}: {label}"))
-        return [table, legend]
+        return table
 
     def _row(self, cells, env, header=False):
         row = nodes.row()
@@ -138,6 +232,23 @@ def html_page_context(app, pagename, templatename, context, doctree):
         app.add_js_file(None, body=f'require.config({{baseUrl: "{base}"}});', priority=900)
         app.add_js_file(WIDGET_JS[1], priority=901, **{"data-jupyter-widgets-cdn": base,
                                                        "data-jupyter-widgets-cdn-only": ""})
+
+
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "pt": "Português"}
+
+
+def language_switcher(app, pagename, templatename, context, doctree):
+    """Links to the same page in the other editions, when ``iome_editions`` maps each language to its
+    folder on the published site, e.g. {"en": "", "es": "es/"} (English at /, Spanish at /es/)."""
+    editions = app.config.iome_editions or {}
+    here = app.config.language or "en"
+    if here not in editions or len(editions) < 2 or "body" not in context:
+        return
+    up = "../" * len([p for p in editions[here].split("/") if p])
+    root = context["pathto"]("index", 0).rsplit("index", 1)[0]  # relative path to this edition's root
+    links = [f'<a href="{html.escape(root + up + prefix + pagename + ".html")}" hreflang="{lang}" lang="{lang}">'
+             f"{LANGUAGE_NAMES.get(lang, lang)}</a>" for lang, prefix in editions.items() if lang != here]
+    context["body"] = f'<nav class="iome-languages" aria-label="Language">{" · ".join(links)}</nav>' + context["body"]
 
 
 def dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -304,9 +415,14 @@ def site_build_finished(app, exc):
 
 
 def setup(app):
+    app.add_config_value("iome_settings", "", "env")  # hash of course.yml and data/, set from them
+    app.add_config_value("iome_require_assessed_outcomes", False, "env")
+    app.add_config_value("iome_editions", {}, "html")  # {"en": "", "es": "es/"}: language switcher links
+    app.connect("html-page-context", language_switcher)
+    app.connect("config-inited", settings_inited, priority=400)
     app.connect("config-inited", config_inited)
     app.connect("builder-inited", builder_inited)
-    app.connect("source-read", source_read)
+    app.connect("doctree-read", add_banner)
     app.connect("env-get-outdated", env_get_outdated)
     app.connect("doctree-resolved", fix_coverage_links)
     app.connect("html-page-context", html_page_context)

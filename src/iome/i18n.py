@@ -1,0 +1,156 @@
+"""The course package's own generated text in the course language (``course.yml``: ``language``).
+
+Strings that the package writes into the book and the charts (area banners, "Learning outcomes",
+chart titles, captions and descriptions, "(home)") go through Python's :mod:`gettext`. The catalogue
+of a language is ``src/iome/locales/<lang>/LC_MESSAGES/iome.po`` (a plain PO file, compiled in memory
+with Babel, Sphinx's own dependency): a school adds a language by adding a catalogue, not by copying
+code. Country names come from ``data/countries.csv`` (``name_<lang>`` columns).
+
+:func:`untranslated` is the catalogue-coverage check used for the package and the book's
+``locales/<lang>/LC_MESSAGES/*.po``: every entry needs a translation that is not marked fuzzy.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import io
+from functools import lru_cache
+from pathlib import Path
+
+LOCALES = Path(__file__).parent / "locales"
+DOMAIN = "iome"
+
+
+def catalogue_languages() -> list[str]:
+    """Languages with a catalogue of the package's strings."""
+    return sorted(p.parents[1].name for p in LOCALES.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+
+
+def _read_po(path: Path):
+    from babel.messages.pofile import read_po
+    with open(path, "rb") as fh:
+        return read_po(fh)
+
+
+@lru_cache(maxsize=8)
+def translations(language: str) -> _gettext.NullTranslations:
+    """gettext translations for ``language`` (English: the source strings themselves)."""
+    po = LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if language == "en" or not po.is_file():
+        return _gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    buffer = io.BytesIO()
+    write_mo(buffer, _read_po(po))
+    buffer.seek(0)
+    return _gettext.GNUTranslations(buffer)
+
+
+def language() -> str:
+    from .settings import SettingsError, load_course
+    try:
+        return load_course().language
+    except SettingsError:
+        return "en"
+
+
+def _(message: str) -> str:
+    """``message`` in the course language."""
+    return translations(language()).gettext(message)
+
+
+def untranslated(po_file: Path) -> list[str]:
+    """Source strings of a catalogue that have no translation (empty or fuzzy): coverage check."""
+    return [m.id if isinstance(m.id, str) else m.id[0] for m in _read_po(Path(po_file))
+            if m.id and (m.fuzzy or not (m.string if isinstance(m.string, str) else all(m.string)))]
+
+
+def catalogue_gaps(locale_dir: Path, language: str, templates: Path | None = None) -> dict[Path, list[str]]:
+    """Every ``<locale_dir>/<language>/LC_MESSAGES/**/*.po`` with its untranslated entries (only the
+    files that have some). With ``templates`` (a folder of .pot files), a template whose catalogue is
+    missing, or whose strings the catalogue lacks, counts too. Empty: every string is translated."""
+    folder = Path(locale_dir) / language / "LC_MESSAGES"
+    gaps = {po: untranslated(po) for po in sorted(folder.rglob("*.po"))}
+    for pot in sorted(Path(templates).rglob("*.pot")) if templates else []:
+        po = folder / pot.relative_to(templates).with_suffix(".po")
+        done = set() if not po.is_file() else {m.id for m in _read_po(po) if m.id and m.string and not m.fuzzy}
+        lacking = [m.id for m in _read_po(pot) if m.id and m.id not in done]
+        gaps[po] = list(dict.fromkeys([*gaps.get(po, []), *lacking]))
+    return {po: missing for po, missing in gaps.items() if missing}
+
+
+def all_gaps(language: str) -> dict[Path, list[str]]:
+    """Catalogue coverage of a language for the package and the book (templates in locales/pot/)."""
+    from .settings import repo_root
+    root = repo_root()
+    return {**catalogue_gaps(LOCALES, language, templates=_package_templates()),
+            **catalogue_gaps(root / "locales", language, templates=root / "locales" / "pot")}
+
+
+def _package_templates() -> Path | None:
+    return LOCALES if (LOCALES / f"{DOMAIN}.pot").is_file() else None
+
+
+def country_names(lang: str | None = None, folder: Path | None = None) -> dict[str, str]:
+    """ISO3 -> country name in the course language (English where the data has no name)."""
+    from . import data
+    lang = lang or language()
+    table = data.load("countries", folder)
+    names = table.set_index("iso3")["name"]
+    column = f"name_{lang}"
+    if lang != "en" and column in table:
+        names = table.set_index("iso3")[column].fillna(names)
+    return names.to_dict()
+
+
+def join_names(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C' in the course language."""
+    names = list(names)
+    if len(names) < 2:
+        return "".join(names)
+    return _("{first} and {last}").format(first=", ".join(names[:-1]), last=names[-1])
+
+
+def _dynamic_messages() -> list[tuple[str, str]]:
+    """Strings translated through a variable (``_(AREAS[area])``): (message, where)."""
+    from . import chapters, charts, data
+    out = [(v, "src/iome/chapters.py") for d in (chapters.AREAS, chapters.AREA_TAGLINE, chapters.GOALS)
+           for v in d.values()]
+    out += [(g, "src/iome/charts.py") for g in charts.INCOME_COLORS]
+    out += [(r["title"], "data/datapackage.json") for r in data.package()["resources"] if r.get("title")]
+    return out
+
+
+def extract(pot: Path | None = None) -> Path:
+    """Write the package's template catalogue (``src/iome/locales/iome.pot``) from its ``_()`` calls
+    and the dynamic strings (areas, goals, income groups, dataset titles)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import write_po
+    package = Path(__file__).parent
+    catalog = Catalog(project="iome", fuzzy=False)
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            package, method_map=[("*.py", "python")], keywords={"_": None}):
+        catalog.add(message, locations=[(f"src/iome/{filename}", lineno)])
+    for message, where in _dynamic_messages():
+        catalog.add(message, locations=[(where, 0)])
+    pot = pot or LOCALES / f"{DOMAIN}.pot"
+    pot.parent.mkdir(parents=True, exist_ok=True)
+    with open(pot, "wb") as fh:
+        write_po(fh, catalog, omit_header=True, sort_output=True, include_lineno=False)
+    return pot
+
+
+def update(language: str, pot: Path | None = None) -> Path:
+    """Merge the template into ``locales/<language>/LC_MESSAGES/iome.po`` (new strings come in empty,
+    so the coverage check shows them; translations of unchanged strings are kept)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+    template = _read_po(pot or LOCALES / f"{DOMAIN}.pot")
+    po = LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    catalog = _read_po(po) if po.is_file() else Catalog(locale=language, project="iome")
+    catalog.update(template, no_fuzzy_matching=True)
+    po.parent.mkdir(parents=True, exist_ok=True)
+    with open(po, "wb") as fh:
+        write_po(fh, catalog, omit_header=False, sort_output=True, include_lineno=False, ignore_obsolete=True)
+    translations.cache_clear()
+    return po
