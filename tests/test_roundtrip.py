@@ -82,7 +82,10 @@ def autograde(assignment: str, course: Path, env: dict, home: str) -> None:
         grading.nbgrader(*[a for a in args if a != "--force"], course=course, env=env)
 
 
-@pytest.fixture(scope="module", params=[(a,) for a in ASSIGNMENTS], ids=ASSIGNMENTS)
+# Under pytest-xdist (--dist loadgroup) every test of one assignment must run on one worker, or each
+# worker builds the whole pipeline again: the group is set here, on the parameter itself, because a
+# marker added later by a collection hook can come after xdist has read the groups.
+@pytest.fixture(scope="module", params=[pytest.param((a,), id=a, marks=pytest.mark.xdist_group(a)) for a in ASSIGNMENTS])
 def graded(request, tmp_path_factory):
     """Run the whole pipeline once per assignment (three home countries); tests inspect the results."""
     (assignment,) = request.param
