@@ -82,10 +82,11 @@ def autograde(assignment: str, course: Path, env: dict, home: str) -> None:
         grading.nbgrader(*[a for a in args if a != "--force"], course=course, env=env)
 
 
-# Under pytest-xdist (--dist loadgroup) every test of one assignment must run on one worker, or each
-# worker builds the whole pipeline again: the group is set here, on the parameter itself, because a
-# marker added later by a collection hook can come after xdist has read the groups.
-@pytest.fixture(scope="module", params=[pytest.param((a,), id=a, marks=pytest.mark.xdist_group(a)) for a in ASSIGNMENTS])
+# One test item per assignment (its checks are subtests, below): under pytest-xdist every item of a
+# module-scoped fixture's parameter should share a worker, but with pytest 9.2 and pytest-xdist 3.8
+# `--dist loadgroup` cannot rename node ids any more, groups are ignored, and each worker that ran a
+# test of an assignment built the whole pipeline again. A single item per assignment cannot split.
+@pytest.fixture(scope="module", params=[(a,) for a in ASSIGNMENTS], ids=ASSIGNMENTS)
 def graded(request, tmp_path_factory):
     """Run the whole pipeline once per assignment (three home countries); tests inspect the results."""
     (assignment,) = request.param
@@ -130,15 +131,14 @@ def auto_cells(scores: dict) -> dict:
     return {k: v for k, v in scores.items() if not v[2]}
 
 
-@pytest.mark.parametrize("home", list(HOMES))
-def test_solution_earns_full_auto_marks(graded, home):
+def check_solution_earns_full_auto_marks(graded, home):
     cells = auto_cells(graded["scores"][f"{home}-solution"])
     assert cells, "the assignment has no auto-graded cells"
     lost = {k: v for k, v in cells.items() if v[0] != v[1]}
     assert not lost, f"{graded['assignment']} ({home}): solution lost points in {lost}"
 
 
-def test_solution_shows_no_nan(graded):
+def check_solution_shows_no_nan(graded):
     """What a student sees when running the solution (every output, every home) never says nan,
     even for a home country without data: questions take the named no-data path instead."""
     found = []
@@ -153,17 +153,17 @@ def test_solution_shows_no_nan(graded):
     assert not found, f"{graded['assignment']}: 'nan' in the outputs of {found}"
 
 
-def test_manual_answers_wait_for_a_grader(graded):
+def check_manual_answers_wait_for_a_grader(graded):
     manual = [k for k, v in graded["scores"][f"{FULL}-solution"].items() if v[2]]
     assert manual, "each assignment has at least one manually graded written answer"
 
 
-def test_untouched_release_scores_zero(graded):
+def check_untouched_release_scores_zero(graded):
     cells = auto_cells(graded["scores"][f"{FULL}-untouched"])
     assert sum(v[0] or 0 for v in cells.values()) == 0
 
 
-def test_each_wrong_answer_loses_exactly_its_points(graded):
+def check_each_wrong_answer_loses_exactly_its_points(graded):
     assert graded["cases"], f"tests/wrong_answers/{graded['assignment']}.yml lists no targeted wrong answers"
     full = auto_cells(graded["scores"][f"{FULL}-solution"])
     for i, case in enumerate(graded["cases"]):
@@ -173,7 +173,7 @@ def test_each_wrong_answer_loses_exactly_its_points(graded):
         assert all((got[k][0] or 0) == 0 for k in case["loses"])
 
 
-def test_all_wrong_answers_together_lose_their_points_for_a_second_home(graded):
+def check_all_wrong_answers_together_lose_their_points_for_a_second_home(graded):
     full = auto_cells(graded["scores"][f"{COMBINED}-solution"])
     got = auto_cells(graded["scores"][f"{COMBINED}-wrong-all"])
     lost = sorted(k for k in got if got[k][0] != full[k][1])
@@ -181,7 +181,7 @@ def test_all_wrong_answers_together_lose_their_points_for_a_second_home(graded):
     assert lost == want, f"{graded['assignment']} ({COMBINED}): all wrong answers together lost {lost}, expected {want}"
 
 
-def test_feedback_and_grades_csv_are_written(graded):
+def check_feedback_and_grades_csv_are_written(graded):
     course, assignment = graded["course"], graded["assignment"]
     for student in graded["scores"]:
         html = course / "feedback" / student / assignment / graded["name"].replace(".ipynb", ".html")
@@ -194,7 +194,7 @@ def test_feedback_and_grades_csv_are_written(graded):
     assert float(by_student[f"{FULL}-untouched"]["score"]) == 0
 
 
-def test_release_and_feedback_leak_no_answers(graded):
+def check_release_and_feedback_leak_no_answers(graded):
     """The release holds no solution or hidden-test line; the untouched release's feedback shows no
     solution; and no student's feedback shows a hidden-test line they did not write themselves
     (wrong answers fail hidden tests, so tracebacks would quote them)."""
@@ -213,3 +213,19 @@ def test_release_and_feedback_leak_no_answers(graded):
         own = checks.visible_text(course / "submitted" / student / assignment / graded["name"])
         theirs = {h for h in hidden if checks.normalise(h) not in own}
         assert checks.find_leaks([page], theirs, markers=("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")) == []
+
+
+CHECKS = [check_solution_shows_no_nan, check_manual_answers_wait_for_a_grader, check_untouched_release_scores_zero,
+          check_each_wrong_answer_loses_exactly_its_points,
+          check_all_wrong_answers_together_lose_their_points_for_a_second_home,
+          check_feedback_and_grades_csv_are_written, check_release_and_feedback_leak_no_answers]
+
+
+def test_roundtrip(graded, subtests):
+    """Every check on one assignment's graded cohort, each reported as its own subtest."""
+    for home in HOMES:
+        with subtests.test(msg=f"solution earns full auto marks ({home})"):
+            check_solution_earns_full_auto_marks(graded, home)
+    for check in CHECKS:
+        with subtests.test(msg=check.__name__.removeprefix("check_").replace("_", " ")):
+            check(graded)
