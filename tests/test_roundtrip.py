@@ -186,7 +186,7 @@ def check_feedback_and_grades_csv_are_written(graded):
     for student in graded["scores"]:
         html = course / "feedback" / student / assignment / graded["name"].replace(".ipynb", ".html")
         assert html.is_file(), f"no feedback for {student}"
-    rows = list(csv.DictReader((course / "grades.csv").open()))
+    rows = list(csv.DictReader((course / "grades.csv").read_text().splitlines()))
     by_student = {r["student_id"]: r for r in rows if r["assignment"] == assignment}
     for home in HOMES:
         solution_auto = sum(v[1] for v in auto_cells(graded["scores"][f"{home}-solution"]).values())
