@@ -43,10 +43,22 @@ def course_file(tmp: Path, home: str, peers: list[str]) -> Path:
     return path
 
 
+@pytest.hookimpl(hookwrapper=True)
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (--dist loadgroup), keep every test of one graded cohort on one worker,
-    so each (assignment, home country) pipeline runs once."""
+    so each (assignment, home country) pipeline runs once.
+
+    pytest-xdist 3.8 marks an `xdist_group` by rewriting `item._nodeid` (in its own hook, which runs
+    inside this wrapper), but pytest 9 reads node ids from `item._id`: without the copy below,
+    `--dist loadgroup` ignored every group and both workers rebuilt each module's graded cohort, hub
+    and browser."""
     for item in items:
         spec = getattr(item, "callspec", None)
         if spec is not None and "graded" in spec.params:
             item.add_marker(pytest.mark.xdist_group(name="-".join(spec.params["graded"])))
+    yield
+    from _pytest.nodeid import coerce_node_id
+    for item in items:
+        suffixed = item.__dict__.get("_nodeid")
+        if suffixed and suffixed != item.nodeid:
+            item._id = coerce_node_id(suffixed)
