@@ -48,6 +48,8 @@ CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 16384, 1 << 18
 MS_BIND = 4096
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+REAP_SECONDS = 20.0  # how long the fork server waits for a finished sandbox's last processes
 MAGIC = b"IOME"
 UID_BASE = 61000  # sandbox uids: UID_BASE + slot (no /etc/passwd entry needed)
 
@@ -75,6 +77,7 @@ class Outcome:
     seconds: float = 0.0
     isolation: str = "namespaces"
     note: str = ""
+    leftover: int = 0        # processes still alive when the sandbox was reaped (killed then)
 
 
 _ISOLATE: bool | None = None
@@ -204,6 +207,36 @@ def _setup_mounts(hide: list[str], keep: list[str], limits: Limits, files: dict[
     return work
 
 
+class Jail:
+    """What a privileged sandbox target needs to start its untrusted part."""
+
+    def __init__(self, limits: Limits, uid: int, isolated: bool, work: str, scratch: str, emit_fd: int):
+        self.limits, self.uid, self.isolated, self.work, self.scratch = limits, uid, isolated, work, scratch
+        self.emit_fd = emit_fd
+
+    def drop(self):
+        """In a forked child: no way back to the grader, resource limits, the sandbox uid."""
+        try:
+            os.close(self.emit_fd)
+        except OSError:
+            pass
+        _setlimits(self.limits, self.isolated)
+        if self.isolated:
+            os.setgroups([])
+            os.setgid(self.uid)
+            os.setuid(self.uid)
+        os.chdir(self.work)
+
+    def limit_self(self):
+        """Bounds for the trusted client itself (memory for the outputs it collects, CPU)."""
+        mb = 1024 * 1024
+        as_limit = _vm_size() + (self.limits.memory_mb + self.limits.output_mb * 4) * mb
+        resource.setrlimit(resource.RLIMIT_AS, (as_limit, as_limit))
+        cpu = int(self.limits.wall_seconds) + 5
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _writer(fd: int, budget: int):
     sent = [0]
 
@@ -269,6 +302,15 @@ def _child(target, job, limits: Limits, uid: int, hide: list[str], keep: list[st
         null = os.open("/dev/null", os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
+        if getattr(target, "privileged", False):
+            # a trusted client (e.g. nbgrader's Execute) that stays root inside the namespaces and
+            # forks the untrusted part through jail.drop()
+            os.chdir(work)
+            os.environ.clear()
+            os.environ.update(env, HOME=work, TMPDIR=work, PWD=work)
+            jail = Jail(limits, uid, isolated, work, os.path.dirname(work) if isolated else env["IOME_SCRATCH"], w)
+            target(job, emit, jail)
+            os._exit(0)
         _setlimits(limits, isolated)
         if isolated:
             os.setgroups([])
@@ -390,6 +432,9 @@ class ForkServer:
         self.pid = os.fork()
         if self.pid == 0:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # never outlive the worker
+            # orphans of a sandbox (its namespace's PID 1 once the session leader is killed) come
+            # back here to be reaped, so a finished sandbox leaves no process behind
+            _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
             keep_fd = theirs.fileno()
             os.closerange(3, keep_fd)
             os.closerange(keep_fd + 1, 65536)  # not even the worker's pipes to the grader
@@ -434,10 +479,16 @@ class ForkServer:
             if "status" not in state:
                 line = self._line(None if block else 0)
                 if line is not None:
-                    state["status"] = int(line.split()[1])
+                    parts = line.split()
+                    state["status"] = int(parts[1])
+                    state["left"] = int(parts[2]) if len(parts) > 2 else 0
             return state.get("status")
         try:
-            return _collect(pid, r, poll, self.ctrl, limits, start, isolated)
+            out = _collect(pid, r, poll, self.ctrl, limits, start, isolated)
+            if "status" not in state:  # _collect stopped early (timeout, output limit): the reap report
+                poll(True)
+            out.leftover = state.get("left", 0)
+            return out
         finally:
             if os.path.exists(path):
                 os.unlink(path)
@@ -474,9 +525,61 @@ def _serve(sock, targets: dict):
             os.close(w)
             sock.sendall(f"pid {pid}\n".encode())
             status = _wait(pid)
-            sock.sendall(f"status {status}\n".encode())
+            left = _reap_all(REAP_SECONDS)
+            sock.sendall(f"status {status} {left}\n".encode())
     finally:
         os._exit(0)
+
+
+def _reap_all(seconds: float) -> int:
+    """In the fork server (a child subreaper): wait until every process a finished sandbox left
+    behind has ended and been reaped, so its end is deterministic. The namespace's PID 1 is killed
+    with its session leader (PR_SET_PDEATHSIG, asynchronously) and, being orphaned, is reparented
+    here; its exit waits for the rest of its PID namespace. Returns how many children were still
+    alive after ``seconds`` (they are killed; 0 is the normal case)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            done, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return 0  # no child left at all
+        except InterruptedError:
+            continue
+        if done:
+            continue
+        if time.monotonic() > deadline:
+            left = _children()
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return len(left)
+        time.sleep(0.005)
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                out.append(int(entry.name))
+    return out
+
+
+def wait_gone(slot: int, seconds: float = 30.0) -> list[int]:
+    """Wait (up to ``seconds``) until no process runs as this slot's sandbox uid; return those left."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = no_leftovers(slot)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
 
 
 def no_leftovers(slot: int) -> list[int]:
@@ -493,4 +596,4 @@ def no_leftovers(slot: int) -> list[int]:
     return found
 
 
-__all__ = ["Limits", "Outcome", "ForkServer", "run", "can_isolate", "no_leftovers", "errno"]
+__all__ = ["Limits", "Outcome", "ForkServer", "run", "can_isolate", "no_leftovers", "wait_gone", "errno"]
