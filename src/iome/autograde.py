@@ -489,11 +489,21 @@ def _init_worker(slot: int, preload_data: bool = True):
                 data.load(name)
             except Exception:  # noqa: BLE001 - a bad file fails later, inside the notebook
                 pass
+    # default mode: what nbgrader's execute chain and a kernel need, loaded once (never started)
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+    import ipykernel.zmqshell  # noqa: F401
+    import jupyter_client.manager  # noqa: F401
+    import nbclient  # noqa: F401
+    import nbconvert.preprocessors  # noqa: F401
+    import nbgrader.preprocessors  # noqa: F401
+
+    from .grader import guard, nbrun  # noqa: F401
     _SHELL = _make_shell()
     global _SERVER
     # every sandbox is forked from this clean copy, made before the worker has seen any job
     sandbox.can_isolate()  # probe once, before the fork server copies this process
-    _SERVER = sandbox.ForkServer({"student": student_run, "test": test_run})
+    _SERVER = sandbox.ForkServer({"student": student_run, "test": test_run, "nbgrader": nbrun.execute_target})
 
 
 _SERVER = None
@@ -582,12 +592,15 @@ def run_pool(jobs: list[dict], workers: int, slot_base: int = 0):
         sel.close()
 
 
-def _env(course_file: Path) -> dict:
+def _env(course_file: Path, agg: bool = True) -> dict:
     bin_dir = str(Path(sys.executable).parent)
-    return {"PATH": bin_dir + ":/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
-            "IOME_COURSE_FILE": "/tmp/work/.iome/course.yml" if sandbox.can_isolate() else str(course_file),
-            "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PATH": bin_dir + ":/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "IOME_COURSE_FILE": "/tmp/work/.iome/course.yml" if sandbox.can_isolate() else str(course_file),
+           "NBGRADER_EXECUTION": "autograde", "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    if agg:  # answers-as-data mode; the default mode's kernel picks its backend as stock ipykernel does
+        env["MPLBACKEND"] = "Agg"
+    return env
 
 
 def grade_job(job: dict) -> dict:
@@ -597,7 +610,13 @@ def grade_job(job: dict) -> dict:
     course_file = Path(job["course_file"])
     files = {".iome/course.yml": course_file.read_bytes()}
     files.update({k: bytes.fromhex(v) for k, v in job.get("files", {}).items()})
-    common = dict(slot=_SLOT, hide=job["hide"], keep=job["keep"], files=files, env=_env(course_file))
+    common = dict(slot=_SLOT, hide=job["hide"], keep=job["keep"], files=files,
+                  env=_env(course_file, job.get("mode") != "nbgrader"))
+    if job.get("mode") == "nbgrader":
+        from .grader import default
+        result = default.grade(job, _SERVER, limits, common)
+        result["seconds"] = time.monotonic() - start
+        return result
     result = {"student": job["student"], "notebook": job["notebook"], "problems": [], "cells": {}}
 
     one = _SERVER.run("student", {"cells": job["cells"], "names": job["names"]}, limits, **common)
@@ -660,6 +679,7 @@ class Submission:
     score: float = 0.0
     max_score: float = 0.0
     seconds: float = 0.0
+    mode: str = "nbgrader"
 
 
 def submitted_students(course: Path, assignment: str) -> list[str]:
@@ -809,6 +829,10 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
               slot_base: int | None = None) -> list[Submission]:
     """Grade every submission of ASSIGNMENT (or the listed students) into the course's gradebook.
 
+    The assignment's mode (:mod:`iome.grader.modes`) decides how: nbgrader semantics by default,
+    answers-as-data where the course opts in (a submission whose answers cannot be carried over as
+    data is then graded the default way, with the reason noted).
+
     ``progress(total)`` may return a callable advanced once per graded notebook. Worker i runs its
     sandboxes as uid ``sandbox.UID_BASE + slot_base + i``; by default slot_base is derived from
     this process id, so two batches running at once never share a uid (or its process limit).
@@ -816,6 +840,8 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
     if slot_base is None:
         slot_base = 64 * (os.getpid() % 400)
     from nbgrader.api import Gradebook, MissingEntry
+
+    from .grader import default, modes, nbrun
     course = (course or course_dir()).resolve()
     limits = limits or sandbox.Limits()
     sources = sorted((course / "source" / assignment).glob("*.ipynb"))
@@ -830,6 +856,8 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
                 gb.find_notebook(src.stem, assignment)
         except MissingEntry:
             release(assignment, course=course)
+    config = nbrun.course_config(course)
+    mode = modes.mode(course, assignment, config)
     plans = [plan(src, assignment) for src in sources]
     expected = {p.notebook for p in plans}
     course_file = _course_file()
@@ -837,6 +865,8 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
     for f in sorted((course / "source" / assignment).rglob("*")):
         if f.is_file() and f.suffix != ".ipynb" and f.stat().st_size < 5_000_000:
             extra_files[str(f.relative_to(course / "source" / assignment))] = f.read_bytes().hex()
+    common = {"limits": limits.as_dict(), "course_file": str(course_file), "hide": _hide_paths(course),
+              "keep": _keep_paths(), "files": extra_files, "allowed": _keep_paths()}
 
     subs, jobs, merged = [], [], {}
     for student in students if students is not None else submitted_students(course, assignment):
@@ -846,29 +876,36 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
                  for p in plans}
         if folder.is_dir():
             used = {path.name for path in paths.values() if path is not None}
-            listed = {f.name for f in folder.iterdir()} - used - {f"{n}.ipynb" for n in expected} - {"timestamp.txt"}
+            listed = ({f.name for f in folder.iterdir()} - used - {f"{n}.ipynb" for n in expected} - {"timestamp.txt"}
+                      - {name.split("/")[0] for name in extra_files})  # the assignment's own files
             if listed:
                 notes.append(f"extra files not graded: {', '.join(sorted(listed))}")
         for p in plans:
             path = paths[p.notebook]
             sub = Submission(student, p.notebook, path, problems=list(notes),
-                             max_score=sum(p.tests.values()) + sum(p.manual.values()))
+                             max_score=sum(p.tests.values()) + sum(p.manual.values()), mode=mode)
             subs.append(sub)
+            merged[(student, p.notebook)] = {"plan": p, "nb": None, "run": [], "answers": {}}
             if path is None:
                 sub.status = "missing"
                 sub.problems.append(f"no {p.notebook}.ipynb submitted")
-                merged[(student, p.notebook)] = (p, None, [], {})
                 continue
             try:
                 nb = read_submission(path)
             except Ungradable as exc:
                 sub.status = "ungradable"
                 sub.problems.append(str(exc))
-                merged[(student, p.notebook)] = (p, None, [], {})
+                continue
+            m = merged[(student, p.notebook)]
+            m["answers"] = {_nbg(c).get("grade_id"): c for c in nb.cells if _nbg(c).get("grade_id")}
+            if mode == modes.DEFAULT:
+                job = _default_job(default, nb, course, assignment, p, student, config, sub, m, common)
+                if job:
+                    jobs.append(job)
                 continue
             run_cells, answer_cells, merge_notes = merge(p, nb)
             sub.problems.extend(merge_notes)
-            merged[(student, p.notebook)] = (p, nb, run_cells, answer_cells)
+            m.update(nb=nb, run=run_cells, answers=answer_cells, raw=nb)
             test_cells = []
             for src in p.source.cells:
                 kind, gid = cell_kind(src), _nbg(src).get("grade_id")
@@ -879,8 +916,7 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
                 elif kind == "test":
                     test_cells.append({"kind": "test", "id": gid, "source": src.source, "points": p.tests[gid]})
             jobs.append({"student": student, "notebook": p.notebook, "cells": run_cells, "names": p.all_names,
-                         "test_cells": test_cells, "limits": limits.as_dict(), "course_file": str(course_file),
-                         "hide": _hide_paths(course), "keep": _keep_paths(), "files": extra_files})
+                         "test_cells": test_cells, **common})
 
     by_key = {(s.student, s.notebook): s for s in subs}
     advance = progress(len(subs)) if progress else (lambda: None)
@@ -889,58 +925,169 @@ def autograde(assignment: str, course: Path | None = None, students: list[str] |
     gb = None
 
     def finish(sub: Submission, result: dict | None):
-        p, nb, run_cells, answer_cells = merged[(sub.student, sub.notebook)]
+        m = merged[(sub.student, sub.notebook)]
+        p = m["plan"]
         folder = autograded / sub.student / assignment
-        if result is not None:
-            sub.problems.extend(result["problems"])
-            sub.seconds = result.get("seconds", 0.0)
-            sub.status = "graded-with-problems" if any(
-                not x.startswith("cells you added") and "appears more than once" not in x
-                and "missing from the submission (the source copy" not in x and "extra files" not in x
-                and "graded it as" not in x for x in sub.problems) else "graded"
-            if result.get("grader_error"):
-                sub.status = "grader-error"
         sub_folder = course / "submitted" / sub.student / assignment
         timestamp = _timestamp(sub_folder)
+        target = folder / f"{sub.notebook}.ipynb"
+        old_answers = _previous_answers(target)
+        if result is not None:
+            sub.seconds += result.get("seconds", 0.0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nbgrader's own add_submission emits SQLAlchemy SAWarnings
             try:
-                sub.score = _record(gb, p, sub, result, answer_cells, timestamp)
+                if result is not None and result.get("mode") == "nbgrader" and m.get("trusted") is not None:
+                    gb.update_or_create_student(sub.student)
+                    gb.update_or_create_submission(assignment, sub.student,
+                                                   **({"timestamp": timestamp} if timestamp else {}))
+                    gb.db.commit()
+                    sub.problems.extend(default.record(m["trusted"], m["resources"], config, result, limits))
+                    gb.db.expire_all()
+                    out = m["trusted"]
+                else:
+                    if result is not None:
+                        sub.problems.extend(result["problems"])
+                    _record(gb, p, sub, result, m["answers"] if m["nb"] is not None else {}, timestamp)
+                    if result is not None and m["nb"] is not None:
+                        out = _autograded_notebook(p, m["nb"], m["run"], m["answers"], result)
+                    else:  # nothing gradable: the release's cells, so feedback can still explain the zero
+                        out = _autograded_notebook(p, None, [], {}, {})
+                sub.status = _status(sub, result)
+                sub.score = _review(gb, p, sub, assignment, _answer_sources(out), old_answers)
             except Exception:
                 gb.db.rollback()  # this student's transaction only; earlier students stay committed
                 raise
         folder.mkdir(parents=True, exist_ok=True)
-        if result is not None and nb is not None:
-            out = _autograded_notebook(p, nb, run_cells, answer_cells, result)
-            nbformat.write(out, folder / f"{sub.notebook}.ipynb")
-        else:  # nothing gradable: the release's cells, so feedback can still explain the zero
-            out = _autograded_notebook(p, None, [], {}, {})
-            nbformat.write(out, folder / f"{sub.notebook}.ipynb")
+        nbformat.write(out, target)
+        for name, data in extra_files.items():  # as nbgrader does: the source folder's other files
+            dest = folder / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(bytes.fromhex(data))
         if (sub_folder / "timestamp.txt").is_file():
             shutil.copy2(sub_folder / "timestamp.txt", folder / "timestamp.txt")
         report = {"student": sub.student, "assignment": assignment, "notebook": sub.notebook,
-                  "status": sub.status, "problems": sub.problems, "score": sub.score,
+                  "status": sub.status, "problems": sub.problems, "score": sub.score, "mode": sub.mode,
                   "max_score": sub.max_score, "seconds": round(sub.seconds, 3),
                   "isolation": (result or {}).get("isolation"),
-                  "tests": {k: {"score": v["score"], "points": v["points"],
-                                "error": (v.get("error") or {}).get("ename")}
-                            for k, v in (result or {}).get("tests", {}).items()},
+                  "tests": _test_report(gb, p, sub, assignment),
                   "graded_at": datetime.now(timezone.utc).isoformat()}
         _merge_result_file(results_dir(course, assignment) / f"{sub.student}.json", report)
         advance()
 
+    fallback = []
     with Gradebook(db_url) as gb:  # the only writer of the gradebook during the batch
         for sub in subs:
             if sub.status in ("missing", "ungradable"):
                 finish(sub, None)
-        if jobs:
-            for job, result, error in run_pool(jobs, workers, slot_base):
-                sub = by_key[(job["student"], job["notebook"])]
-                if error:
-                    sub.status = "grader-error"
-                    sub.problems.append(f"grader error: {error}"[:500])
-                finish(sub, result)
+        for job, result, error in run_pool(jobs, workers, slot_base) if jobs else []:
+            sub = by_key[(job["student"], job["notebook"])]
+            m = merged[(sub.student, sub.notebook)]
+            if error:
+                sub.status = "grader-error"
+                sub.problems.append(f"grader error: {error}"[:500])
+            elif job.get("mode") != "nbgrader" and result is not None and _needs_fallback(result):
+                # answers-as-data could not carry an answer: grade this submission the nbgrader way
+                why = [x for x in result["problems"] if "could not be graded" in x or "grader error" in x]
+                sub.problems.append("answers-as-data could not grade this submission ("
+                                    + "; ".join(why)[:400] + "): graded with nbgrader semantics instead")
+                sub.seconds += result.get("seconds", 0.0)
+                fb = _default_job(default, m["raw"], course, assignment, m["plan"], sub.student, config, sub, m,
+                                  common)
+                if fb:
+                    fallback.append(fb)
+                    continue
+            finish(sub, result)
+        for job, result, error in run_pool(fallback, workers, slot_base) if fallback else []:
+            sub = by_key[(job["student"], job["notebook"])]
+            if error:
+                sub.status = "grader-error"
+                sub.problems.append(f"grader error: {error}"[:500])
+            finish(sub, result)
     return subs
+
+
+def _default_job(default, nb, course, assignment, p, student, config, sub, m, common):
+    try:
+        trusted, resources, part = default.prepare(nb, course, assignment, p.notebook, student, config)
+    except Exception as exc:  # noqa: BLE001 - nbgrader refused the notebook's cells
+        sub.status = "ungradable"
+        sub.problems.append(f"nbgrader could not prepare the notebook: {type(exc).__name__}: {exc}"[:500])
+        m["nb"] = None
+        return None
+    m.update(trusted=trusted, resources=resources, nb=trusted)
+    sub.mode = "nbgrader"
+    return {"student": student, "notebook": p.notebook, **part, **common}
+
+
+def _needs_fallback(result: dict) -> bool:
+    return bool(result.get("grader_error")) or any("could not be graded" in x for x in result.get("problems", []))
+
+
+BENIGN = ("cells you added", "appears more than once", "missing from the submission (the source copy",
+          "extra files", "graded it as", "graded with nbgrader semantics instead")
+
+
+def _status(sub: Submission, result: dict | None) -> str:
+    if sub.status in ("missing", "ungradable", "grader-error"):
+        return sub.status
+    if result is not None and result.get("grader_error"):
+        return "grader-error"
+    if any(not any(b in x for b in BENIGN) for x in sub.problems):
+        return "graded-with-problems"
+    return "graded"
+
+
+def _answer_sources(nb) -> dict:
+    return {_nbg(c).get("grade_id"): c.get("source", "") for c in nb.cells
+            if _nbg(c).get("solution") or _nbg(c).get("task")}
+
+
+def _previous_answers(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return _answer_sources(nbformat.read(path, as_version=4))
+    except Exception:  # noqa: BLE001 - an unreadable old copy means: treat every answer as changed
+        return None
+
+
+def _review(gb, p: Plan, sub: Submission, assignment: str, new: dict, old: dict | None) -> float:
+    """Manual grading after autograding (both modes): task cells always go to a grader; a manual
+    grade given earlier is kept when its answer is unchanged, reopened when it changed.
+    Returns the auto-graded total."""
+    nb_sub = gb.find_submission_notebook(p.notebook, assignment, sub.student)
+    total = 0.0
+    for grade in nb_sub.grades:
+        kind = _kind_of(p, grade.name)
+        if kind == "task":
+            grade.auto_score = None
+            grade.needs_manual_grade = grade.manual_score is None
+        elif kind != "test" and grade.manual_score is not None:
+            if old is not None and old.get(grade.name) == new.get(grade.name):
+                grade.needs_manual_grade = False
+            else:
+                grade.manual_score = None
+                grade.needs_manual_grade = grade.auto_score is None
+        total += grade.auto_score or 0
+    nb_sub.flagged = sub.status != "graded"
+    gb.db.commit()
+    return total
+
+
+def _kind_of(p: Plan, gid: str) -> str:
+    for cell in p.source.cells:
+        if _nbg(cell).get("grade_id") == gid:
+            return cell_kind(cell)
+    return ""
+
+
+def _test_report(gb, p: Plan, sub: Submission, assignment: str) -> dict:
+    try:
+        nb_sub = gb.find_submission_notebook(p.notebook, assignment, sub.student)
+    except Exception:  # noqa: BLE001
+        return {}
+    return {g.name: {"score": g.auto_score, "points": g.max_score} for g in nb_sub.grades if g.name in p.tests}
 
 
 def results_dir(course: Path, assignment: str) -> Path:
