@@ -724,8 +724,16 @@ def _hide_paths(course: Path) -> list[str]:
 
 
 def _keep_paths() -> list[str]:
+    """The allow-list beyond system folders (see :func:`iome.sandbox.allowed_paths`): Python's
+    standard library and executables, the venv, and of the course repository only the package
+    (src/), data/ and course.yml. Never exercises/, .git, tests/, the build or anything else."""
     root = repo_root()
-    return sorted({sys.base_prefix, sys.prefix, str(root)})
+    base = Path(sys.base_prefix)
+    paths = [str(base / "bin"), *(str(p) for p in sorted(base.glob("lib*")) if p.is_dir()), sys.prefix]
+    import iome
+    package = Path(iome.__file__).resolve().parent
+    paths += [str(package), str(root / "data"), str(root / "course.yml")]
+    return list(dict.fromkeys(os.path.realpath(p) for p in paths))
 
 
 def _defuse(source: str) -> str:

@@ -420,6 +420,9 @@ def feedback_cmd(assignment, course):
         bar.update(task, completed=len(students))
     if error:
         raise click.ClickException(str(error[0]))
+    from .feedback import finish_pages
+    from .settings import repo_root
+    finish_pages(course, assignment, repo_root() / "_vendor" / "js")  # no CDN; "awaiting grader"
     console.print(f"feedback for {len(students)} students in {course / 'feedback'}/<student>/{assignment}/ "
                   "- return each student's folder to them")
 

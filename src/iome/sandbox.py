@@ -46,7 +46,7 @@ from pathlib import Path
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 16384, 1 << 18
-MS_BIND = 4096
+MS_BIND, MS_REMOUNT = 4096, 32
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 REAP_SECONDS = 20.0  # how long the fork server waits for a finished sandbox's last processes
@@ -137,10 +137,18 @@ def _setlimits(limits: Limits, isolated: bool):
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
 
-# Where people and services keep files. Covered whole, so another checkout of the course, a backup
-# of the gradebook or a colleague's home folder is out of reach even when world-readable; the kept
-# paths (Python, the venv, the course repository) are re-attached inside.
-PRIVATE_TREES = ("/home", "/root", "/work", "/srv", "/mnt", "/media", "/opt")
+# The allow-list: what a sandbox sees. Everything else on the machine (home folders, other checkouts
+# or backups of the course, the gradebook, /var, /srv, /opt, /run's sockets, ...) does not exist in
+# it. System folders, read-only:
+SYSTEM = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr/bin", "/usr/sbin", "/usr/lib",
+          "/usr/lib32", "/usr/lib64", "/usr/libexec")
+# of /etc, only the files libraries read (users, time zone, certificates, fonts, the loader's cache)
+ETC = ("passwd", "group", "nsswitch.conf", "hosts", "host.conf", "gai.conf", "protocols", "services", "localtime",
+       "timezone", "ssl", "ca-certificates", "fonts", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "mime.types",
+       "locale.alias", "locale.conf", "os-release", "alternatives", "matplotlibrc")
+# of /usr/share, only what programs read at run time (time zones, fonts, certificates, locales)
+SHARE = ("zoneinfo", "fonts", "fontconfig", "ca-certificates", "locale", "mime", "misc", "terminfo")
+ROOT = "/tmp/.iome-sandbox-root"  # an empty folder each sandbox mounts its own root on (privately)
 
 
 def _wait(pid: int) -> int:
@@ -152,48 +160,56 @@ def _wait(pid: int) -> int:
             continue
 
 
-def _masks(keep: list[str]) -> set[str]:
-    """Folders to cover with a fresh tmpfs: /tmp, the private trees above, plus the highest ancestor
-    of each kept path that other users cannot enter (e.g. /root when Python lives in /root/.pyenv)."""
-    masks = {"/tmp", *(p for p in PRIVATE_TREES if os.path.isdir(p))}
+def allowed_paths(keep: list[str]) -> list[str]:
+    """Every folder bound into a sandbox: system folders, then the caller's ``keep`` list (the
+    Python installation's lib/ and bin/, the venv, the course package and data)."""
+    out = [p for p in SYSTEM if os.path.lexists(p)]
+    out += [f"/usr/share/{name}" for name in SHARE if os.path.isdir(f"/usr/share/{name}")]
+    out += [f"/etc/{name}" for name in ETC if os.path.lexists(f"/etc/{name}")]
     for path in keep:
-        parts = Path(path).parts
-        for i in range(2, len(parts) + 1):
-            folder = str(Path(*parts[:i]))
-            try:
-                if not os.stat(folder).st_mode & 0o001:
-                    masks.add(folder)
-                    break
-            except OSError:
-                break
-    return masks
+        if os.path.exists(path) and path not in out:
+            out.append(path)
+    return out
+
+
+def _bind(root: str, path: str, writable: bool = False):
+    target = root + path
+    if os.path.islink(path):  # e.g. /lib -> usr/lib on merged-/usr systems
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(path), target)
+        real = os.path.realpath(path)
+        if real != path and not os.path.lexists(root + real):
+            _bind(root, real, writable)
+        return
+    if os.path.isdir(path):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(path, target, None, MS_BIND | MS_REC)
+    if not writable:
+        _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _setup_mounts(hide: list[str], keep: list[str], limits: Limits, files: dict[str, bytes], uid: int) -> str:
-    """In the new mount namespace: hide paths, give the sandbox a small private tmpfs."""
+    """In the new mount namespace: build a root holding only the allow-list; chroot into it.
+    (``hide`` is kept for callers; nothing outside the allow-list is visible anyway.)"""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    keep = [os.path.realpath(p) for p in keep if os.path.isdir(p)]
-    masks = _masks(keep)
-    # kept paths under a mask are re-attached (bind mounts of fds opened before masking)
-    kept = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in keep
-            if any(p == m or p.startswith(m + "/") for m in masks)}
+    os.makedirs(ROOT, mode=0o700, exist_ok=True)
+    _mount("tmpfs", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for path in allowed_paths(keep):
+        _bind(ROOT, path)
+    for path in ("/dev",):
+        _bind(ROOT, path, writable=True)
+    for path in ("/proc", "/tmp", "/var/tmp", "/dev/shm"):
+        os.makedirs(ROOT + path, exist_ok=True)
+    _mount("tmpfs", ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.disk_mb}m,mode=1777")
     for path in ("/var/tmp", "/dev/shm"):  # world-writable places: tiny private ones
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
-    if os.path.isdir("/run"):  # host services' Unix sockets live here (a network namespace does not hide them)
-        _mount("tmpfs", "/run", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
-    for mask in sorted(masks, key=len):
-        if mask == "/tmp":
-            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.disk_mb}m,mode=1777")
-        elif os.path.isdir(mask):
-            _mount("tmpfs", mask, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-    for path, fd in sorted(kept.items()):
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        os.close(fd)
-    for path in hide:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+        _mount("tmpfs", ROOT + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
+    _mount("none", ROOT, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)  # the skeleton
+    os.chroot(ROOT)
+    os.chdir("/")
     work = "/tmp/work"
     os.mkdir(work, 0o700)
     for name, content in files.items():
@@ -457,16 +473,25 @@ class ForkServer:
         return line.decode()
 
     def run(self, target: str, job, limits: Limits, slot: int = 0, hide=None, keep=None, files=None,
-            env=None) -> Outcome:
+            env=None, payload: bytes | None = None) -> Outcome:
+        """``payload`` (optional) reaches the target as an open file descriptor, ``job["payload_fd"]``,
+        never in the sandbox's memory until the target reads it (e.g. after forking the untrusted
+        part, which then never holds it)."""
         isolated = can_isolate()
         env = dict(env or {})
         if not isolated:
             env["IOME_SCRATCH"] = self.jobdir
         spec = {"target": target, "job": job, "limits": limits.as_dict(), "slot": slot, "hide": list(hide or []),
                 "keep": list(keep or []), "files": {k: v.hex() for k, v in (files or {}).items()}, "env": env}
+        if payload is not None:
+            pfd, ppath = tempfile.mkstemp(dir=self.jobdir, suffix=".payload")
+            with os.fdopen(pfd, "wb") as fh:
+                fh.write(payload)
+            spec["payload"] = ppath
         fd, path = tempfile.mkstemp(dir=self.jobdir, suffix=".json")
         with os.fdopen(fd, "w") as fh:
             json.dump(spec, fh)
+        spec_payload = spec.get("payload")
         del spec
         r, w = os.pipe()
         start = time.monotonic()
@@ -490,8 +515,9 @@ class ForkServer:
             out.leftover = state.get("left", 0)
             return out
         finally:
-            if os.path.exists(path):
-                os.unlink(path)
+            for leftover in (path, spec_payload):
+                if leftover and os.path.exists(leftover):
+                    os.unlink(leftover)
 
     def close(self):
         try:
@@ -517,6 +543,9 @@ def _serve(sock, targets: dict):
                     with open(path) as fh:
                         spec = json.load(fh)
                     os.unlink(path)
+                    if spec.get("payload"):
+                        spec["job"]["payload_fd"] = os.open(spec["payload"], os.O_RDONLY)
+                        os.unlink(spec["payload"])
                 except BaseException:  # noqa: BLE001
                     os._exit(73)
                 _child(targets[spec["target"]], spec["job"], Limits(**spec["limits"]), UID_BASE + spec["slot"],

@@ -36,9 +36,10 @@ def prepare(nb, course: Path, assignment: str, notebook: str, student: str, conf
 
 def grade(job: dict, server, limits, common: dict) -> dict:
     """In a worker: run nbgrader's execute chain in one sandbox; collect what came back."""
-    spec = {"nb": job["nb"], "config": job["config"], "resources": job["resources"],
-            "allowed": job.get("allowed", [])}
-    out = server.run("nbgrader", spec, limits, **common)
+    # the notebook (test cells, hidden ones included) travels as a payload the sandbox's client reads
+    # only after it has forked the kernel: student code never has it in memory before the tests run
+    spec = {"config": job["config"], "resources": job["resources"], "allowed": job.get("allowed", [])}
+    out = server.run("nbgrader", spec, limits, payload=json.dumps(job["nb"]).encode(), **common)
     result = {"mode": "nbgrader", "cells": {}, "events": [], "final": None, "exit": out.exit,
               "isolation": out.isolation, "started": None, "leftover": out.leftover, "problems": []}
     for kind, data in out.frames:
@@ -48,7 +49,7 @@ def grade(job: dict, server, limits, common: dict) -> dict:
             result["cells"][str(data["i"])] = {"outputs": data.get("outputs", []),
                                                "execution_count": data.get("execution_count")}
         elif kind == "events" and isinstance(data, list):
-            result["events"] = [e for e in data if isinstance(e, list) and len(e) == 2][:500]
+            result["events"] += [e for e in data if isinstance(e, list) and len(e) == 2][:500]
         elif kind == "notebook" and isinstance(data, dict):
             result["final"] = data
         elif kind == "sandbox-error":
@@ -59,6 +60,40 @@ def grade(job: dict, server, limits, common: dict) -> dict:
 def _is_test(cell) -> bool:
     m = cell.get("metadata", {}).get("nbgrader", {})
     return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
+
+
+def _texts(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _texts(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _texts(v)
+
+
+def _redact_hidden(nb) -> list[str]:
+    """A student cell run after a hidden test can print it (``In``, ``_ih``, history): such output
+    never reaches the graded notebook or the feedback."""
+    from ..feedback import BEGIN, hidden_lines, plain, quotes_any
+    secret = [line for c in nb.cells if c.cell_type == "code" for line in hidden_lines(c.source)]
+    if not secret:
+        return []
+    hit = False
+    for cell in nb.cells:
+        if cell.cell_type != "code" or BEGIN in cell.source:
+            continue  # cells holding hidden tests are filtered by iome.feedback when feedback is made
+        kept = []
+        for out in cell.get("outputs", []):
+            if quotes_any(plain("\n".join(_texts(dict(out)))), secret):
+                hit = True
+                kept.append(nbformat.v4.new_output("stream", name="stdout",
+                                                   text="[output removed: it quoted the instructor's hidden tests]\n"))
+            else:
+                kept.append(out)
+        cell.outputs = kept
+    return ["look at: printed the instructor's hidden tests (output removed)"] if hit else []
 
 
 def record(trusted, resources: dict, config, result: dict | None, limits, why_none: str = "") -> list[str]:
@@ -78,6 +113,9 @@ def record(trusted, resources: dict, config, result: dict | None, limits, why_no
     why = why_none
     if final and final.get("error"):
         why = f"the kernel stopped: {final['error']}"
+        died = [d for k, d in result.get("events", []) if k == "kernel-error"]
+        if died:
+            why += f" ({died[0]})"
     elif not final:
         exit_ = result.get("exit", "")
         where = ""
@@ -106,6 +144,7 @@ def record(trusted, resources: dict, config, result: dict | None, limits, why_no
             else:
                 cells[i] = {"outputs": [], "execution_count": None}
     problems += nbrun.merge_outputs(trusted, {"cells": [c or {} for c in cells]})
+    problems += _redact_hidden(trusted)
     problems += result.get("problems", [])
     problems += flags.from_events(result.get("events", []))
     problems += flags.from_outputs([c for c in cells if c])

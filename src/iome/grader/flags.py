@@ -45,12 +45,17 @@ def from_outputs(cells: list) -> list[str]:
     hits = set()
     for cell in cells:
         for o in cell.get("outputs", []) if isinstance(cell, dict) else []:
-            if not isinstance(o, dict) or o.get("output_type") != "error":
+            if not isinstance(o, dict):
                 continue
-            ename, evalue = str(o.get("ename", "")), str(o.get("evalue", ""))
+            if o.get("output_type") == "stream":  # a limit error the notebook caught and printed
+                ename, evalue = "", str(o.get("text", ""))[:100_000]
+            elif o.get("output_type") == "error":
+                ename, evalue = str(o.get("ename", "")), str(o.get("evalue", ""))
+            else:
+                continue
             if ename in LIMIT_ERRORS:
                 hits.add(LIMIT_ERRORS[ename])
-            elif "Resource temporarily unavailable" in evalue and ename in ("BlockingIOError", "OSError"):
+            elif "Resource temporarily unavailable" in evalue and ename in ("BlockingIOError", "OSError", ""):
                 hits.add("hit the process limit")
             elif "File too large" in evalue:
                 hits.add("hit the file-size limit")

@@ -110,6 +110,7 @@ def _callables(obj) -> dict:
 def install(shell, kernel, fd: int, work: str, allowed: tuple) -> None:
     """Take the snapshot and start auditing (called once, before any notebook code)."""
     global _FD, _WORK, _ALLOWED, _LISTABLE
+    _wrap_execute(kernel)
     _FD, _WORK, _ALLOWED = fd, work, tuple(allowed) + (work, "/tmp")  # /tmp: the sandbox's private one
     _LISTABLE = tuple({sys.prefix, sys.base_prefix, work, *(p for p in sys.path if p.startswith("/"))})
     itm = shell.input_transformer_manager
@@ -128,6 +129,25 @@ def install(shell, kernel, fd: int, work: str, allowed: tuple) -> None:
     )
     _SNAP["shell"], _SNAP["kernel"] = shell, kernel
     sys.addaudithook(_audit)
+
+
+RESTORE, FINAL = "#iome-guard:restore", "#iome-guard:final"
+
+
+def _wrap_execute(kernel) -> None:
+    """The grader's requests are answered before any input transformer or shell hook sees them."""
+    original = kernel.do_execute
+
+    async def do_execute(code, silent, *args, **kw):
+        if code == RESTORE:
+            restore()
+            return {"status": "ok", "execution_count": kernel.execution_count, "payload": [], "user_expressions": {}}
+        if code == FINAL:
+            final()
+            return {"status": "ok", "execution_count": kernel.execution_count, "payload": [], "user_expressions": {}}
+        return await original(code, silent, *args, **kw)
+
+    kernel.do_execute = do_execute
 
 
 def restore() -> None:

@@ -29,9 +29,8 @@ from pathlib import Path
 
 import nbformat
 
-RESTORE = "__import__('iome.grader.guard', fromlist=['guard']).restore()"
+from .guard import FINAL, RESTORE  # noqa: E402  (answered by the kernel before any transformer)
 EVENTS_FD = 200  # the kernel's end of the audit pipe (low numbers get reused by its libraries)
-FINAL = "__import__('iome.grader.guard', fromlist=['guard']).final()"
 
 
 def course_config(course: Path):
@@ -168,6 +167,10 @@ def _kernel_child(conn: str, events_fd: int, jail, allowed: tuple) -> None:
         os.closerange(3, EVENTS_FD)
         os.closerange(EVENTS_FD + 1, 65536)
         os.set_blocking(EVENTS_FD, False)
+        # the kernel runs several threads; glibc would reserve a 64 MB malloc arena per thread, all
+        # counted against the address-space limit: two arenas are plenty
+        import ctypes
+        ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX
         jail.drop()
         from IPython.core.interactiveshell import InteractiveShell
         InteractiveShell.clear_instance()  # the worker's own shell (answers-as-data mode)
@@ -178,8 +181,12 @@ def _kernel_child(conn: str, events_fd: int, jail, allowed: tuple) -> None:
         app.initialize(["-f", conn, "--HistoryManager.hist_file=:memory:"])
         guard.install(app.shell, app.kernel, EVENTS_FD, jail.work, allowed)
         app.start()
-    except BaseException:  # noqa: BLE001
+    except BaseException as exc:  # noqa: BLE001
         code = 75
+        try:
+            os.write(EVENTS_FD, (json.dumps(["kernel-error", f"{type(exc).__name__}: {exc}"[:300]]) + "\n").encode())
+        except OSError:
+            pass
     finally:
         os._exit(code)
 
@@ -190,6 +197,7 @@ class _Events(threading.Thread):
     def __init__(self, fd: int):
         super().__init__(daemon=True)
         self.fd, self.buf, self.stop = fd, bytearray(), False
+        self.emit, self.sent = None, 0
 
     def run(self):
         while not self.stop:
@@ -202,16 +210,43 @@ class _Events(threading.Thread):
                     return
                 if len(self.buf) < 256_000:
                     self.buf += chunk
+                if self.emit is not None and b"\n" in chunk and self.sent < 500:
+                    batch = self.take()[: 500 - self.sent]
+                    self.sent += len(batch)
+                    if batch:
+                        self.emit("events", batch)  # as they come: a run killed later keeps them
+
+    def take(self) -> list:
+        """Events complete so far, not returned before."""
+        data = bytes(self.buf)
+        end = data.rfind(b"\n") + 1
+        del self.buf[:end]
+        return self._decode(data[:end])
 
     def events(self) -> list:
+        return self._decode(bytes(self.buf))
+
+    @staticmethod
+    def _decode(data: bytes) -> list:
         out = []
-        for line in bytes(self.buf).splitlines():
+        for line in data.splitlines():
             try:
                 kind, detail = json.loads(line)
                 out.append([str(kind)[:40], str(detail)[:300]])
             except Exception:  # noqa: BLE001 - untrusted bytes
                 continue
         return out
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
 
 
 def _capped(outputs: list, cap: int = 300_000) -> list:
@@ -262,10 +297,17 @@ def execute_target(job: dict, emit, jail) -> None:
         _kernel_child(conn, w, jail, tuple(job.get("allowed", ())))
     os.close(w)
     jail.limit_self()
+    lock = threading.Lock()
+    raw_emit = emit
+
+    def emit(kind, data):  # two threads send frames: one frame at a time
+        with lock:
+            raw_emit(kind, data)
     reader = _Events(r)
+    reader.emit = emit
     reader.start()
     config = Config(job["config"])
-    nb = nbformat.from_dict(job["nb"])
+    nb = nbformat.from_dict(json.loads(_read_all(job["payload_fd"])) if "payload_fd" in job else job["nb"])
     resources = job["resources"]
     resources["metadata"] = {"path": jail.work}
     km = _adopted_manager()(connection_file=conn, transport="ipc")
@@ -287,7 +329,7 @@ def execute_target(job: dict, emit, jail) -> None:
     for cls in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput):
         nb, resources = cls(config=config)(nb, resources)
     status = km.exit_status
-    emit("events", reader.events())
+    emit("events", reader.events()[: max(0, 500 - reader.sent)])
     emit("notebook", {"cells": [{"outputs": c.get("outputs", []), "execution_count": c.get("execution_count")}
                                 if c.cell_type == "code" else {} for c in nb.cells],
                       "error": error, "leftover": leftover,
