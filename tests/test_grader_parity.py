@@ -104,3 +104,47 @@ def test_corpus_answers_as_data_never_zeroes_what_it_cannot_carry(types):
     right = types["data-subs"]["right"]
     assert right.mode == "nbgrader" and any("graded with nbgrader semantics instead" in p for p in right.problems)
     assert any("acct" in p for p in right.problems), "the reason names the answer"
+
+
+def _quirks_source(free_cell: bool) -> nbformat.NotebookNode:
+    meta = corpus._meta
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells.append(nbformat.v4.new_code_cell("import math\nbase = 2", metadata=meta(grade_id="setup", locked=True)))
+    if free_cell:
+        nb.cells.append(nbformat.v4.new_code_cell("def helper(x):\n    return x * 3"))  # no nbgrader metadata
+    nb.cells.append(nbformat.v4.new_code_cell("### BEGIN SOLUTION\ny = base * 5\n### END SOLUTION",
+                                              metadata=meta(grade_id="a1", solution=True)))
+    nb.cells.append(nbformat.v4.new_code_cell("assert y == 10", metadata=meta(grade_id="t1", grade=True, locked=True,
+                                                                            points=1)))
+    nb.cells.append(nbformat.v4.new_code_cell("assert (helper(y) if 'helper' in dir() else 30) == 30",
+                                              metadata=meta(grade_id="t2", grade=True, locked=True, points=1)))
+    return nb
+
+
+@pytest.mark.parametrize("free_cell", [False, True], ids=["duplicated-answer", "cell-without-metadata"])
+def test_quirks_equal_stock_in_both_modes(tmp_path, free_cell):
+    """A duplicated answer cell (nbgrader keeps the last copy; earlier copies run as ordinary cells)
+    and a code cell without nbgrader metadata (the student's copy runs; never re-run as setup)."""
+    stock = tmp_path / "stock"
+    (stock / "source" / "q").mkdir(parents=True)
+    (stock / "nbgrader_config.py").write_text(CONFIG)
+    nbformat.write(_quirks_source(free_cell), stock / "source" / "q" / "q.ipynb")
+    grading.nbgrader("generate_assignment", "q", "--force", course=stock)
+    nb = nbformat.read(stock / "release" / "q" / "q.ipynb", as_version=4)
+    i = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "a1")
+    first = nbformat.from_dict(nb.cells[i])
+    first.source = "y = 1"
+    nb.cells[i].source = "y = base * 5"
+    nb.cells.insert(i, first)  # the wrong copy first, the right one last
+    (stock / "submitted" / "pat" / "q").mkdir(parents=True)
+    nbformat.write(nb, stock / "submitted" / "pat" / "q" / "q.ipynb")
+    default, data = clone(stock, tmp_path / "default"), clone(stock, tmp_path / "data")
+    (data / "nbgrader_config.py").write_text(CONFIG + 'c.IomeGrader.answers_as_data = ["q"]\n')
+    grading.nbgrader("autograde", "q", "--force", course=stock)
+    want = scores(stock, "q")
+    assert sum(v or 0 for v in want.values()) == 2.0, want
+    for course in (default, data):
+        (sub,) = autograde.autograde("q", course=course, workers=1, slot_base=31_010)
+        assert scores(course, "q") == want, (course.name, sub.problems)
+        assert sub.mode == ("nbgrader" if free_cell or course is default else "answers-as-data"), sub.problems

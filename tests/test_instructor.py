@@ -292,7 +292,7 @@ def test_regrading_keeps_manual_grades_unless_the_answer_changed(term):
 
 def test_class_report(term):
     html = (term["course"] / "exports" / ASSIGNMENT / "report.html").read_text()
-    for needle in ["Per question", "q1-tests", "Per learning outcome", "Outcome 1", "<svg", "<desc id=",
+    for needle in ["Per question", "q1-tests", "Per learning outcome", "Outcome 2", "<svg", "<desc id=",
                    "Submissions to look at", "not valid JSON", "G2"]:
         assert needle in html, needle
     assert "q1-tests, q2-tests, q3-tests" in html, "questions tagged with the outcome about medians"
