@@ -137,7 +137,7 @@ def _run_cell(shell, source: str, silent: bool = False) -> dict:
 
 def student_run(job: dict, emit) -> None:
     """Sandbox target 1: run the student's cells; emit their outputs and encoded answers."""
-    from . import answers
+    from .. import answers
     shell = pool.shell()
     dumps = answers.dumps
     names = job["names"]
@@ -229,7 +229,7 @@ def partial_grade(text: str, points: float) -> float:
 
 def test_run(job: dict, emit) -> None:
     """Sandbox target 2: instructor's setup + tests on decoded answers, in a clean interpreter."""
-    from . import answers
+    from .. import answers
     shell = pool.shell()
     values, problems = ({}, {}) if job["answers"] is None else answers.loads(job["answers"])
     emit("unreadable", problems)

@@ -54,6 +54,13 @@ def sanitize(nb, resources: dict, config):
                                         OverwriteKernelspec)
     for cls in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
         nb, resources = cls(config=config)(nb, resources)
+        if cls is DeduplicateIds:
+            # DeduplicateIds leaves earlier copies of a cell id with empty nbgrader metadata, which
+            # CheckCellMetadata then rejects as "an old metadata format", failing the whole notebook
+            # in stock nbgrader; an empty dict means "an ordinary cell", as DeduplicateIds intends
+            for cell in nb.cells:
+                if cell.get("metadata", {}).get("nbgrader", None) == {}:
+                    del cell.metadata["nbgrader"]
     return nb
 
 
