@@ -334,7 +334,8 @@ def _needs_fallback(result: dict) -> bool:
 # notes that do not put a submission on the "to look at" list (a fallback from answers-as-data does:
 # the instructor chose the stricter mode for this assignment, and should see why it was not used)
 BENIGN = ("cells you added", "appears more than once", "missing from the submission (the source copy",
-          "extra files", "graded it as", "has code cells without nbgrader metadata")
+          "extra files", "graded it as", "has code cells without nbgrader metadata",
+          "did not start on the first try")
 
 
 def _status(sub: Submission, result: dict | None) -> str:

@@ -39,9 +39,17 @@ def grade(job: dict, server, limits, common: dict) -> dict:
     # the notebook (test cells, hidden ones included) travels as a payload the sandbox's client reads
     # only after it has forked the kernel: student code never has it in memory before the tests run
     spec = {"config": job["config"], "resources": job["resources"], "allowed": job.get("allowed", [])}
-    out = server.run("nbgrader", spec, limits, payload=json.dumps(job["nb"]).encode(), **common)
+    payload = json.dumps(job["nb"]).encode()
+    out = server.run("nbgrader", spec, limits, payload=payload, **common)
+    if _did_not_start(out):  # a kernel that died before its first reply: start it once more, and say so
+        out = server.run("nbgrader", spec, limits, payload=payload, **common)
+        retried = True
+    else:
+        retried = False
     result = {"mode": "nbgrader", "cells": {}, "events": [], "final": None, "exit": out.exit,
-              "isolation": out.isolation, "started": None, "leftover": out.leftover, "problems": []}
+              "isolation": out.isolation, "started": None, "leftover": out.leftover,
+              "problems": ["the kernel did not start on the first try (died before its first reply); it was "
+                           "started again"] if retried else []}
     for kind, data in out.frames:
         if kind == "start" and isinstance(data, int):
             result["started"] = data
@@ -55,6 +63,12 @@ def grade(job: dict, server, limits, common: dict) -> dict:
         elif kind == "sandbox-error":
             result["problems"].append(f"grader error: the sandbox failed: {str(data)[:300]}")
     return result
+
+
+def _did_not_start(out) -> bool:
+    cells = any(kind == "cell" for kind, _ in out.frames)
+    final = next((d for k, d in out.frames if k == "notebook" and isinstance(d, dict)), None)
+    return not cells and bool(final) and "before replying" in str(final.get("error", ""))
 
 
 def _is_test(cell) -> bool:
@@ -112,7 +126,8 @@ def record(trusted, resources: dict, config, result: dict | None, limits, why_no
                 cells[i] = c  # LimitOutput's version of a cell that ran
     why = why_none
     if final and final.get("error"):
-        why = f"the kernel stopped: {final['error']}"
+        why = f"the kernel stopped: {final['error']}" + (
+            f" (kernel exit status {final['kernel_exit']})" if final.get("kernel_exit") is not None else "")
         died = [d for k, d in result.get("events", []) if k == "kernel-error"]
         if died:
             why += f" ({died[0]})"
