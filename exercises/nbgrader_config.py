@@ -27,3 +27,13 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# iome autograde: grading mode per assignment. By default `iome autograde` grades with nbgrader's
+# own semantics (student cells and tests in one kernel, in order; scores equal stock nbgrader's).
+# Assignments listed here opt in to the stricter "answers-as-data" mode: answers are carried to a
+# clean interpreter as data and the tests never share a process with student code; a submission
+# whose answers cannot be carried over is graded the default way, with the reason noted.
+c.IomeGrader.answers_as_data = [
+    "burden-of-disease", "comparative-method", "covid-excess-mortality", "financing-mix",
+    "health-economics", "internationalization-at-home", "performance-rankings", "uhc-sdg3", "workforce",
+]

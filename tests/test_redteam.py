@@ -138,8 +138,10 @@ def test_gradebook_is_consistent(cohort):
 
 
 def test_nothing_survives_the_batch(cohort):
+    # the fork servers reap each sandbox before reporting it; under load the last exits may still be
+    # on their way when autograde returns, so wait (with a deadline), then assert
     for slot in range(SLOT_BASE, SLOT_BASE + 2):
-        assert sandbox.no_leftovers(slot) == [], f"processes of sandbox slot {slot} still running"
+        assert sandbox.wait_gone(slot, 30.0) == [], f"processes of sandbox slot {slot} still running"
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:

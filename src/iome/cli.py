@@ -378,6 +378,10 @@ def autograde_cmd(assignment, workers, students, timeout, memory_mb, course):
     counts = {}
     for s in subs:
         counts[s.status] = counts.get(s.status, 0) + 1
+    used = sorted({s.mode for s in subs})
+    console.print("mode: " + ", ".join({"nbgrader": "nbgrader semantics (one kernel, as stock nbgrader)",
+                                         "answers-as-data": "answers-as-data (set in nbgrader_config.py)"}.get(m, m)
+                                        for m in used))
     console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     for s in subs:
         if s.status != "graded":
@@ -420,6 +424,9 @@ def feedback_cmd(assignment, course):
         bar.update(task, completed=len(students))
     if error:
         raise click.ClickException(str(error[0]))
+    from .feedback import finish_pages
+    from .settings import repo_root
+    finish_pages(course, assignment, repo_root() / "_vendor" / "js")  # no CDN; "awaiting grader"
     console.print(f"feedback for {len(students)} students in {course / 'feedback'}/<student>/{assignment}/ "
                   "- return each student's folder to them")
 

@@ -151,14 +151,16 @@ def _histogram(values: list[float], vmax: float, title: str) -> str:
     return _bars(items, title, unit="", vmax=max(counts.values(), default=1), colour=ORANGE)
 
 
-def _outcomes(course: Path, assignment: str, plan: autograde.Plan) -> tuple[list, dict, str]:
+def _outcomes(course: Path, assignment: str, plan: autograde.Plan) -> tuple[list, dict, str, list]:
     """Learning outcomes of the chapter that names this exercise, and question -> outcome numbers.
 
-    A grade cell may say which outcomes it assesses: cell metadata ``iome: {outcomes: [1, 3]}``
-    (numbers in the chapter's outcome list). Unmapped questions count for every outcome."""
+    Questions name their outcomes explicitly: cell metadata ``"iome": {"outcomes": ["<chapter-stem>#<n>",
+    ...]}`` (``n`` 1-based in the chapter's ``course.outcomes``; plain numbers are read the same way).
+    A graded cell without a tag assesses no outcome (listed as untagged); nothing is guessed from
+    wording."""
     from .chapters import chapter_files, parse_chapter
     from .settings import repo_root
-    outcomes, title = [], ""
+    outcomes, title, stem = [], "", ""
     try:
         for path, area in chapter_files(repo_root() / "book"):
             try:
@@ -166,50 +168,27 @@ def _outcomes(course: Path, assignment: str, plan: autograde.Plan) -> tuple[list
             except ValueError:
                 continue
             if ch.exercise == assignment:
-                outcomes, title = list(ch.outcomes), ch.title
+                outcomes, title, stem = list(ch.outcomes), ch.title, Path(path).stem
                 break
     except Exception:  # noqa: BLE001 - the report still works without a chapter
         outcomes = []
-    mapping, how = {}, {}
-    text = []
+    mapping, untagged = {}, []
     for cell in plan.source.cells:
         gid = autograde._nbg(cell).get("grade_id")
-        if cell.get("cell_type") == "markdown" or autograde.cell_kind(cell) == "answer":
-            text.append(cell.source)
-        if gid in plan.tests or gid in plan.manual:
-            if gid in plan.manual:
-                text.append(cell.source)
-            meta = cell.get("metadata", {}).get("iome", {})
-            nums = meta.get("outcomes") if isinstance(meta, dict) else None
-            if isinstance(nums, list):
-                mapping[gid], how[gid] = [int(n) for n in nums], "metadata"
-            else:
-                mapping[gid], how[gid] = _by_wording("\n".join(text), outcomes), "wording"
-            text = []
-    return outcomes, mapping, title, how
-
-
-_STOP = set("""about above after again against also among another answer because before being below between
-both cannot compare compute could country countries course data does each either every from group have
-into itself latest make many more most much must other result should since some such than that their them
-then there these they this those through under until using value values what when where which while with
-within without would your""".split())
-
-
-def _words(text: str) -> set[str]:
-    import re
-    return {w[:6] for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in _STOP}
-
-
-def _by_wording(question: str, outcomes: list) -> list[int]:
-    """Outcomes whose wording shares the most content words with the question's text (the markdown
-    and answer cells since the previous graded cell); all outcomes when nothing overlaps."""
-    q = _words(question)
-    scores = [len(q & _words(o.text)) / max(1, len(_words(o.text))) ** 0.5 for o in outcomes]
-    best = max(scores, default=0)
-    if best <= 0:
-        return list(range(1, len(outcomes) + 1))
-    return [i for i, sc in enumerate(scores, 1) if sc >= 0.75 * best]
+        if gid not in plan.tests and gid not in plan.manual:
+            continue
+        meta = cell.get("metadata", {}).get("iome", {})
+        tags = meta.get("outcomes") if isinstance(meta, dict) else None
+        nums = []
+        for tag in tags if isinstance(tags, list) else []:
+            chapter, _, n = str(tag).rpartition("#")
+            if (not chapter or chapter == stem) and n.isdigit() and 1 <= int(n) <= len(outcomes):
+                nums.append(int(n))
+        if nums:
+            mapping[gid] = nums
+        else:
+            untagged.append(gid)
+    return outcomes, mapping, title, untagged
 
 
 def class_report(course: Path, assignment: str, path: Path) -> Path:
@@ -242,9 +221,9 @@ def class_report(course: Path, assignment: str, path: Path) -> Path:
             questions.append((key, gid, pts, mean, full, zero, pending, ", ".join(top),
                               "manual" if gid in p.manual else "auto"))
 
-    outcome_rows, goal_scores, chapter = [], {}, ""
+    outcome_rows, goal_scores, chapter, untagged = [], {}, "", []
     if plans:
-        outcomes, mapping, chapter, how = _outcomes(course, assignment, plans[0])
+        outcomes, mapping, chapter, untagged = _outcomes(course, assignment, plans[0])
         for i, oc in enumerate(outcomes, 1):
             qs = [q for q in questions if i in mapping.get(q[1], [])]
             earned = possible = 0.0
@@ -253,13 +232,11 @@ def class_report(course: Path, assignment: str, path: Path) -> Path:
                     if q[0] in r.cells and not r.cells[q[0]][2]:
                         earned += r.cells[q[0]][0]
                         possible += r.cells[q[0]][1]
-            pct = 100 * earned / possible if possible else 0.0
+            pct = 100 * earned / possible if possible else None  # None: not assessed (or not yet graded)
             outcome_rows.append((i, oc.text, ", ".join(oc.goals), [q[1] for q in qs], pct))
-            for g in oc.goals:
-                goal_scores.setdefault(g, []).append(pct)
-        by_wording = sorted(g for g, h in how.items() if h == "wording")
-    else:
-        by_wording = []
+            if pct is not None:
+                for g in oc.goals:
+                    goal_scores.setdefault(g, []).append(pct)
 
     doc = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Class report: {e(assignment)}"
            "</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
@@ -289,18 +266,19 @@ def class_report(course: Path, assignment: str, path: Path) -> Path:
 
     doc.append("<h2>Per learning outcome</h2>")
     if outcome_rows:
-        if by_wording:
-            doc.append(f"<p class='warn'>{len(by_wording)} graded cell(s) ({e(', '.join(by_wording))}) do not say "
-                       "which outcome they assess; they were matched to the outcomes whose wording is closest to "
-                       "the question's text. To set it, add <code>\"iome\": {\"outcomes\": [1, 2]}</code> to the "
-                       "cell's metadata in the source notebook (outcomes numbered as in the chapter).</p>")
+        if untagged:
+            doc.append(f"<p class='warn'>{len(untagged)} graded cell(s) ({e(', '.join(untagged))}) name no learning "
+                       "outcome, so they count for none. To set it, add <code>\"iome\": {\"outcomes\": "
+                       "[\"&lt;chapter-stem&gt;#1\"]}</code> to the cell's metadata in the source notebook.</p>")
         doc.append("<table><tr><th>#</th><th>outcome</th><th>goal areas</th><th>questions</th><th>mean</th></tr>")
         for i, text, goals, qs, pct in outcome_rows:
+            shown = "not assessed" if not qs else ("awaiting grader" if pct is None else f"{pct:.0f}%")
             doc.append(f"<tr><td>{i}</td><td>{e(text)}</td><td>{e(goals)}</td><td>{e(', '.join(qs))}</td>"
-                       f"<td class='num'>{pct:.0f}%</td></tr>")
+                       f"<td class='num'>{shown}</td></tr>")
         doc.append("</table>")
-        doc.append(_bars([(f"Outcome {i}", pct) for i, _, _, _, pct in outcome_rows],
-                         "Mean score per learning outcome (% of points of its questions)"))
+        doc.append(_bars([(f"Outcome {i}", pct) for i, _, _, _, pct in outcome_rows if pct is not None],
+                         "Mean score per learning outcome (% of points of its questions; outcomes not assessed "
+                         "are left out)"))
         doc.append(_bars([(g, statistics.mean(v)) for g, v in sorted(goal_scores.items())],
                          "Mean score per goal area (G1–G5)"))
     else:

@@ -46,8 +46,10 @@ from pathlib import Path
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 16384, 1 << 18
-MS_BIND = 4096
+MS_BIND, MS_REMOUNT = 4096, 32
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+REAP_SECONDS = 20.0  # how long the fork server waits for a finished sandbox's last processes
 MAGIC = b"IOME"
 UID_BASE = 61000  # sandbox uids: UID_BASE + slot (no /etc/passwd entry needed)
 
@@ -75,6 +77,7 @@ class Outcome:
     seconds: float = 0.0
     isolation: str = "namespaces"
     note: str = ""
+    leftover: int = 0        # processes still alive when the sandbox was reaped (killed then)
 
 
 _ISOLATE: bool | None = None
@@ -134,10 +137,18 @@ def _setlimits(limits: Limits, isolated: bool):
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
 
-# Where people and services keep files. Covered whole, so another checkout of the course, a backup
-# of the gradebook or a colleague's home folder is out of reach even when world-readable; the kept
-# paths (Python, the venv, the course repository) are re-attached inside.
-PRIVATE_TREES = ("/home", "/root", "/work", "/srv", "/mnt", "/media", "/opt")
+# The allow-list: what a sandbox sees. Everything else on the machine (home folders, other checkouts
+# or backups of the course, the gradebook, /var, /srv, /opt, /run's sockets, ...) does not exist in
+# it. System folders, read-only:
+SYSTEM = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr/bin", "/usr/sbin", "/usr/lib",
+          "/usr/lib32", "/usr/lib64", "/usr/libexec")
+# of /etc, only the files libraries read (users, time zone, certificates, fonts, the loader's cache)
+ETC = ("passwd", "group", "nsswitch.conf", "hosts", "host.conf", "gai.conf", "protocols", "services", "localtime",
+       "timezone", "ssl", "ca-certificates", "fonts", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "mime.types",
+       "locale.alias", "locale.conf", "os-release", "alternatives", "matplotlibrc")
+# of /usr/share, only what programs read at run time (time zones, fonts, certificates, locales)
+SHARE = ("zoneinfo", "fonts", "fontconfig", "ca-certificates", "locale", "mime", "misc", "terminfo")
+ROOT = "/tmp/.iome-sandbox-root"  # an empty folder each sandbox mounts its own root on (privately)
 
 
 def _wait(pid: int) -> int:
@@ -149,48 +160,56 @@ def _wait(pid: int) -> int:
             continue
 
 
-def _masks(keep: list[str]) -> set[str]:
-    """Folders to cover with a fresh tmpfs: /tmp, the private trees above, plus the highest ancestor
-    of each kept path that other users cannot enter (e.g. /root when Python lives in /root/.pyenv)."""
-    masks = {"/tmp", *(p for p in PRIVATE_TREES if os.path.isdir(p))}
+def allowed_paths(keep: list[str]) -> list[str]:
+    """Every folder bound into a sandbox: system folders, then the caller's ``keep`` list (the
+    Python installation's lib/ and bin/, the venv, the course package and data)."""
+    out = [p for p in SYSTEM if os.path.lexists(p)]
+    out += [f"/usr/share/{name}" for name in SHARE if os.path.isdir(f"/usr/share/{name}")]
+    out += [f"/etc/{name}" for name in ETC if os.path.lexists(f"/etc/{name}")]
     for path in keep:
-        parts = Path(path).parts
-        for i in range(2, len(parts) + 1):
-            folder = str(Path(*parts[:i]))
-            try:
-                if not os.stat(folder).st_mode & 0o001:
-                    masks.add(folder)
-                    break
-            except OSError:
-                break
-    return masks
+        if os.path.exists(path) and path not in out:
+            out.append(path)
+    return out
+
+
+def _bind(root: str, path: str, writable: bool = False):
+    target = root + path
+    if os.path.islink(path):  # e.g. /lib -> usr/lib on merged-/usr systems
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(path), target)
+        real = os.path.realpath(path)
+        if real != path and not os.path.lexists(root + real):
+            _bind(root, real, writable)
+        return
+    if os.path.isdir(path):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(path, target, None, MS_BIND | MS_REC)
+    if not writable:
+        _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _setup_mounts(hide: list[str], keep: list[str], limits: Limits, files: dict[str, bytes], uid: int) -> str:
-    """In the new mount namespace: hide paths, give the sandbox a small private tmpfs."""
+    """In the new mount namespace: build a root holding only the allow-list; chroot into it.
+    (``hide`` is kept for callers; nothing outside the allow-list is visible anyway.)"""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    keep = [os.path.realpath(p) for p in keep if os.path.isdir(p)]
-    masks = _masks(keep)
-    # kept paths under a mask are re-attached (bind mounts of fds opened before masking)
-    kept = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in keep
-            if any(p == m or p.startswith(m + "/") for m in masks)}
+    os.makedirs(ROOT, mode=0o700, exist_ok=True)
+    _mount("tmpfs", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for path in allowed_paths(keep):
+        _bind(ROOT, path)
+    for path in ("/dev",):
+        _bind(ROOT, path, writable=True)
+    for path in ("/proc", "/tmp", "/var/tmp", "/dev/shm"):
+        os.makedirs(ROOT + path, exist_ok=True)
+    _mount("tmpfs", ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.disk_mb}m,mode=1777")
     for path in ("/var/tmp", "/dev/shm"):  # world-writable places: tiny private ones
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
-    if os.path.isdir("/run"):  # host services' Unix sockets live here (a network namespace does not hide them)
-        _mount("tmpfs", "/run", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
-    for mask in sorted(masks, key=len):
-        if mask == "/tmp":
-            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.disk_mb}m,mode=1777")
-        elif os.path.isdir(mask):
-            _mount("tmpfs", mask, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-    for path, fd in sorted(kept.items()):
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        os.close(fd)
-    for path in hide:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+        _mount("tmpfs", ROOT + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
+    _mount("none", ROOT, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)  # the skeleton
+    os.chroot(ROOT)
+    os.chdir("/")
     work = "/tmp/work"
     os.mkdir(work, 0o700)
     for name, content in files.items():
@@ -202,6 +221,36 @@ def _setup_mounts(hide: list[str], keep: list[str], limits: Limits, files: dict[
         for n in [dirpath] + [os.path.join(dirpath, f) for f in dirnames + filenames]:
             os.chown(n, uid, uid)
     return work
+
+
+class Jail:
+    """What a privileged sandbox target needs to start its untrusted part."""
+
+    def __init__(self, limits: Limits, uid: int, isolated: bool, work: str, scratch: str, emit_fd: int):
+        self.limits, self.uid, self.isolated, self.work, self.scratch = limits, uid, isolated, work, scratch
+        self.emit_fd = emit_fd
+
+    def drop(self):
+        """In a forked child: no way back to the grader, resource limits, the sandbox uid."""
+        try:
+            os.close(self.emit_fd)
+        except OSError:
+            pass
+        _setlimits(self.limits, self.isolated)
+        if self.isolated:
+            os.setgroups([])
+            os.setgid(self.uid)
+            os.setuid(self.uid)
+        os.chdir(self.work)
+
+    def limit_self(self):
+        """Bounds for the trusted client itself (memory for the outputs it collects, CPU)."""
+        mb = 1024 * 1024
+        as_limit = _vm_size() + (self.limits.memory_mb + self.limits.output_mb * 4) * mb
+        resource.setrlimit(resource.RLIMIT_AS, (as_limit, as_limit))
+        cpu = int(self.limits.wall_seconds) + 5
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _writer(fd: int, budget: int):
@@ -269,6 +318,15 @@ def _child(target, job, limits: Limits, uid: int, hide: list[str], keep: list[st
         null = os.open("/dev/null", os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
+        if getattr(target, "privileged", False):
+            # a trusted client (e.g. nbgrader's Execute) that stays root inside the namespaces and
+            # forks the untrusted part through jail.drop()
+            os.chdir(work)
+            os.environ.clear()
+            os.environ.update(env, HOME=work, TMPDIR=work, PWD=work)
+            jail = Jail(limits, uid, isolated, work, os.path.dirname(work) if isolated else env["IOME_SCRATCH"], w)
+            target(job, emit, jail)
+            os._exit(0)
         _setlimits(limits, isolated)
         if isolated:
             os.setgroups([])
@@ -390,6 +448,9 @@ class ForkServer:
         self.pid = os.fork()
         if self.pid == 0:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # never outlive the worker
+            # orphans of a sandbox (its namespace's PID 1 once the session leader is killed) come
+            # back here to be reaped, so a finished sandbox leaves no process behind
+            _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
             keep_fd = theirs.fileno()
             os.closerange(3, keep_fd)
             os.closerange(keep_fd + 1, 65536)  # not even the worker's pipes to the grader
@@ -412,16 +473,25 @@ class ForkServer:
         return line.decode()
 
     def run(self, target: str, job, limits: Limits, slot: int = 0, hide=None, keep=None, files=None,
-            env=None) -> Outcome:
+            env=None, payload: bytes | None = None) -> Outcome:
+        """``payload`` (optional) reaches the target as an open file descriptor, ``job["payload_fd"]``,
+        never in the sandbox's memory until the target reads it (e.g. after forking the untrusted
+        part, which then never holds it)."""
         isolated = can_isolate()
         env = dict(env or {})
         if not isolated:
             env["IOME_SCRATCH"] = self.jobdir
         spec = {"target": target, "job": job, "limits": limits.as_dict(), "slot": slot, "hide": list(hide or []),
                 "keep": list(keep or []), "files": {k: v.hex() for k, v in (files or {}).items()}, "env": env}
+        if payload is not None:
+            pfd, ppath = tempfile.mkstemp(dir=self.jobdir, suffix=".payload")
+            with os.fdopen(pfd, "wb") as fh:
+                fh.write(payload)
+            spec["payload"] = ppath
         fd, path = tempfile.mkstemp(dir=self.jobdir, suffix=".json")
         with os.fdopen(fd, "w") as fh:
             json.dump(spec, fh)
+        spec_payload = spec.get("payload")
         del spec
         r, w = os.pipe()
         start = time.monotonic()
@@ -434,13 +504,20 @@ class ForkServer:
             if "status" not in state:
                 line = self._line(None if block else 0)
                 if line is not None:
-                    state["status"] = int(line.split()[1])
+                    parts = line.split()
+                    state["status"] = int(parts[1])
+                    state["left"] = int(parts[2]) if len(parts) > 2 else 0
             return state.get("status")
         try:
-            return _collect(pid, r, poll, self.ctrl, limits, start, isolated)
+            out = _collect(pid, r, poll, self.ctrl, limits, start, isolated)
+            if "status" not in state:  # _collect stopped early (timeout, output limit): the reap report
+                poll(True)
+            out.leftover = state.get("left", 0)
+            return out
         finally:
-            if os.path.exists(path):
-                os.unlink(path)
+            for leftover in (path, spec_payload):
+                if leftover and os.path.exists(leftover):
+                    os.unlink(leftover)
 
     def close(self):
         try:
@@ -466,6 +543,9 @@ def _serve(sock, targets: dict):
                     with open(path) as fh:
                         spec = json.load(fh)
                     os.unlink(path)
+                    if spec.get("payload"):
+                        spec["job"]["payload_fd"] = os.open(spec["payload"], os.O_RDONLY)
+                        os.unlink(spec["payload"])
                 except BaseException:  # noqa: BLE001
                     os._exit(73)
                 _child(targets[spec["target"]], spec["job"], Limits(**spec["limits"]), UID_BASE + spec["slot"],
@@ -474,9 +554,61 @@ def _serve(sock, targets: dict):
             os.close(w)
             sock.sendall(f"pid {pid}\n".encode())
             status = _wait(pid)
-            sock.sendall(f"status {status}\n".encode())
+            left = _reap_all(REAP_SECONDS)
+            sock.sendall(f"status {status} {left}\n".encode())
     finally:
         os._exit(0)
+
+
+def _reap_all(seconds: float) -> int:
+    """In the fork server (a child subreaper): wait until every process a finished sandbox left
+    behind has ended and been reaped, so its end is deterministic. The namespace's PID 1 is killed
+    with its session leader (PR_SET_PDEATHSIG, asynchronously) and, being orphaned, is reparented
+    here; its exit waits for the rest of its PID namespace. Returns how many children were still
+    alive after ``seconds`` (they are killed; 0 is the normal case)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            done, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return 0  # no child left at all
+        except InterruptedError:
+            continue
+        if done:
+            continue
+        if time.monotonic() > deadline:
+            left = _children()
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return len(left)
+        time.sleep(0.005)
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                out.append(int(entry.name))
+    return out
+
+
+def wait_gone(slot: int, seconds: float = 30.0) -> list[int]:
+    """Wait (up to ``seconds``) until no process runs as this slot's sandbox uid; return those left."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = no_leftovers(slot)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
 
 
 def no_leftovers(slot: int) -> list[int]:
@@ -493,4 +625,4 @@ def no_leftovers(slot: int) -> list[int]:
     return found
 
 
-__all__ = ["Limits", "Outcome", "ForkServer", "run", "can_isolate", "no_leftovers", "errno"]
+__all__ = ["Limits", "Outcome", "ForkServer", "run", "can_isolate", "no_leftovers", "wait_gone", "errno"]

@@ -145,8 +145,9 @@ def cases(source: nbformat.NotebookNode, release: nbformat.NotebookNode, name: s
         "class L(list):\n"
         "    def __eq__(self, other): return True\n"
         "above_median = L()\n")
-    add("always-equal", nb, 0.0, status="graded-with-problems", problem="could not be graded",
-        why="objects with a rigged __eq__ do not survive the trip out of the kernel")
+    add("always-equal", nb, None, status="graded-with-problems", problem="could not be graded",
+        why="objects with a rigged __eq__ cannot be carried out of the kernel: the submission is graded the "
+            "nbgrader way instead (as stock nbgrader would score it) and listed for the instructor with the reason")
 
     # --- reaching the gradebook, the hidden tests, other students -----------------------------
     snoop = (
