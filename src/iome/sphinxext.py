@@ -407,11 +407,12 @@ def site_build_finished(app, exc):
                 page.write_text(text.replace("</footer>", link + "</footer>", 1), encoding="utf-8")
     # Jupyter Book's root index.html is a bare redirect: name the favicon there too, or the browser
     # asks for /favicon.ico (a 404 in the console of the first page a student opens)
-    root_index = out / "index.html"
-    if root_index.is_file() and (out / "_static" / "favicon.svg").is_file():
-        text = root_index.read_text(encoding="utf-8")
-        if 'rel="icon"' not in text and "http-equiv=\"Refresh\"" in text:
-            root_index.write_text('<link rel="icon" href="_static/favicon.svg"/>\n' + text, encoding="utf-8")
+    root_index, icon = out / "index.html", '<link rel="icon" href="_static/favicon.svg"/>\n'
+    if app.config.root_doc != "index" and (out / "_static" / "favicon.svg").is_file():
+        text = root_index.read_text(encoding="utf-8") if root_index.is_file() else (
+            f'<meta http-equiv="Refresh" content="0; url={app.config.root_doc}.html" />\n')
+        if 'rel="icon"' not in text and 'http-equiv="Refresh"' in text:
+            root_index.write_text(icon + text, encoding="utf-8")
     from .kit import student_notebooks, write_kit
     notebooks = student_notebooks(Path(app.srcdir))
     if not notebooks or not (Path(app.srcdir) / "requirements.txt").is_file():
