@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -134,12 +136,25 @@ def check_assignment(name: str, course: Path, work: Path) -> list[Question]:
     return questions
 
 
+def check_dir() -> Path:
+    """Where results and scratch courses go: the repository's _build/, or, where the package is a
+    read-only copy (the class hub's runtime for instructors), a private temporary folder."""
+    base = repo_root() / "_build" / "iome-check"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+    except OSError:
+        private = Path(tempfile.gettempdir()) / f"iome-check-{os.getuid()}"
+        private.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return private
+
+
 def run_check(names: list[str] | None = None, course: Path | None = None, workers: int = 2,
               use_cache: bool = True, progress=None) -> list[Question]:
     """Check ``names`` (default: every assignment) and return one Question per graded cell."""
     course = Path(course or course_dir())
     names = list(names or assignments(course))
-    base = repo_root() / "_build" / "iome-check"
+    base = check_dir()
     common = _base_key()
     cached = {n: base / f"{n}-{_key(course, n, common)}.json" for n in names}  # one result per assignment
     results: dict[str, list[Question]] = {}

@@ -405,10 +405,11 @@ def site_build_finished(app, exc):
                 link = (f'<p class="iome-pdf-link"><a href="{up}{PDF}">The whole book as one PDF '
                         f'(charts included)</a></p>')
                 page.write_text(text.replace("</footer>", link + "</footer>", 1), encoding="utf-8")
-    # Jupyter Book's root index.html is a bare redirect: name the favicon there too, or the browser
-    # asks for /favicon.ico (a 404 in the console of the first page a student opens)
-    root_index, icon = out / "index.html", '<link rel="icon" href="_static/favicon.svg"/>\n'
-    if app.config.root_doc != "index" and (out / "_static" / "favicon.svg").is_file():
+    # Jupyter Book's root index.html is a bare redirect: give it an empty inline icon, or the browser
+    # asks for /favicon.ico (a 404 in the console of the first page a student opens); a real icon
+    # file would be fetched and then aborted by the redirect
+    root_index, icon = out / "index.html", '<link rel="icon" href="data:,"/>\n'
+    if app.config.root_doc != "index":
         text = root_index.read_text(encoding="utf-8") if root_index.is_file() else (
             f'<meta http-equiv="Refresh" content="0; url={app.config.root_doc}.html" />\n')
         if 'rel="icon"' not in text and 'http-equiv="Refresh"' in text:
