@@ -37,3 +37,10 @@ c.IomeGrader.answers_as_data = [
     "burden-of-disease", "comparative-method", "covid-excess-mortality", "financing-mix",
     "health-economics", "internationalization-at-home", "performance-rankings", "uhc-sdg3", "workforce",
 ]
+# The student version in the course language (course.yml: language): markdown and tr("...") strings from
+# locales/<lang>/LC_MESSAGES/exercises/<name>.po, before nbgrader saves cells and computes checksums.
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+
+from iome.nbtranslate import TranslateNotebook  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [TranslateNotebook, *GenerateAssignment.class_traits()["preprocessors"].default()]

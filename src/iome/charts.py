@@ -67,14 +67,29 @@ def source_line(*names: str) -> str:
 
 
 def income_scale() -> alt.Scale:
-    return alt.Scale(domain=list(INCOME_COLORS), range=list(INCOME_COLORS.values()))
+    """Colours of the income groups, by their names in the course language (see :func:`income_labels`)."""
+    return alt.Scale(domain=income_order(), range=list(INCOME_COLORS.values()))
+
+
+def income_order() -> list[str]:
+    """The income groups, poorest first, in the course language."""
+    return [_(g) for g in INCOME_COLORS]
+
+
+def income_labels(frame: pd.DataFrame, column: str = "income_group") -> pd.DataFrame:
+    """A copy whose income-group names are in the course language: for what a chart shows only
+    (compute with the data's own names: "Low", "Lower middle", ...)."""
+    out = frame.copy()
+    if column in out:
+        out[column] = out[column].map(lambda g: _(g) if isinstance(g, str) else g)
+    return out
 
 
 def label(frame: pd.DataFrame, home: str | None = None) -> pd.DataFrame:
     """Add 'role' (home country / comparison) and 'label' columns used for highlighting."""
     home = home or load_course().home
-    out = frame.copy()
-    out["role"] = (out["iso3"] == home).map({True: "Home country", False: "Comparison"})
+    out = income_labels(frame)
+    out["role"] = (out["iso3"] == home).map({True: "Home country", False: "Comparison"})  # a flag, not shown
     out["label"] = out["name"] + (out["iso3"] == home).map({True: " " + _("(home)"), False: ""})
     # only what the chart draws: the data is embedded in the page, keep it small
     return out[[c for c in ("iso3", "name", "income_group", "year", "value", "role", "label") if c in out]]
@@ -106,7 +121,7 @@ def by_income(frame: pd.DataFrame, *, title: str, unit: str, source: str, descri
     """
     frame = label(frame.dropna(subset=["income_group"]), home)
     scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
-    y = alt.Y("income_group:N", sort=list(INCOME_COLORS), title=_("Income group (World Bank)"))
+    y = alt.Y("income_group:N", sort=income_order(), title=_("Income group (World Bank)"))
     base = alt.Chart(frame, width=width, height=alt.Step(46))
     dots = base.mark_circle(size=55, opacity=0.65).encode(
         x=alt.X("value:Q", title=unit, scale=scale),
@@ -180,7 +195,7 @@ def _text(value) -> str:
 def human_field(field: str) -> str:
     """'excess_per_100k' -> 'Excess per 100k' (a tooltip title when the chart gave none)."""
     base = field.split(".")[-1]
-    return FIELD_TITLES.get(base) or (base.replace("_", " ").strip().capitalize() or base)
+    return _(FIELD_TITLES[base]) if base in FIELD_TITLES else (base.replace("_", " ").strip().capitalize() or base)
 
 
 def _walk(node, visit):

@@ -229,14 +229,9 @@ def i18n_extract(languages, book):
                   "builder='gettext'); sys.exit(0 if r == 0 else 1)")
         if subprocess.call([sys.executable, "-c", script], cwd=root):
             raise click.ClickException("the gettext build of the book failed: read the messages above.")
-        import shutil
-        pot = root / "locales" / "pot"  # committed templates: translators start from these
-        shutil.rmtree(pot, ignore_errors=True)
-        for path in (root / "_build" / "gettext").rglob("*.pot"):
-            target = pot / path.relative_to(root / "_build" / "gettext")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-        console.print(f"book strings: {pot} (then: sphinx-intl update -p locales/pot -d locales -l es)")
+        from .i18n import book_templates
+        pot = book_templates(root, root / "_build" / "gettext")
+        console.print(f"book and exercise strings: {pot} (then: sphinx-intl update -p locales/pot -d locales -l es)")
 
 
 @i18n_group.command("check")

@@ -13,6 +13,7 @@ code. Country names come from ``data/countries.csv`` (``name_<lang>`` columns).
 from __future__ import annotations
 
 import gettext as _gettext
+import re
 import io
 from functools import lru_cache
 from pathlib import Path
@@ -115,7 +116,7 @@ def _dynamic_messages() -> list[tuple[str, str]]:
     from . import chapters, charts, data
     out = [(v, "src/iome/chapters.py") for d in (chapters.AREAS, chapters.AREA_TAGLINE, chapters.GOALS)
            for v in d.values()]
-    out += [(g, "src/iome/charts.py") for g in charts.INCOME_COLORS]
+    out += [(g, "src/iome/charts.py") for g in (*charts.INCOME_COLORS, *charts.FIELD_TITLES.values())]
     out += [(r["title"], "data/datapackage.json") for r in data.package()["resources"] if r.get("title")]
     return out
 
@@ -154,3 +155,170 @@ def update(language: str, pot: Path | None = None) -> Path:
         write_po(fh, catalog, omit_header=False, sort_output=True, include_lineno=False, ignore_obsolete=True)
     translations.cache_clear()
     return po
+
+
+# ---- the book's and the exercises' own text: catalogues in <repo>/locales/ ------------------------
+# Chapters and exercise notebooks mark what a reader sees in their code (chart titles, axis titles,
+# computed sentences, visible-test messages) with tr("..."): `iome i18n extract` puts those strings in
+# the page's own template (locales/pot/book/...; exercises: locales/pot/exercises/<name>.pot), and
+# tr() looks them up in every catalogue of the course language (then the package's, then English).
+
+TR_CALL = re.compile(r"""\btr\(\s*(?P<q>"|')(?P<s>(?:\\.|(?!(?P=q)).)*)(?P=q)\s*\)""")  # a literal only
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
+
+
+def _book_po_files(language: str) -> tuple[Path, ...]:
+    from .settings import SettingsError, repo_root
+    try:
+        folder = repo_root() / "locales" / language / "LC_MESSAGES"
+    except SettingsError:
+        return ()
+    return tuple(sorted(folder.rglob("*.po"))) if folder.is_dir() else ()
+
+
+@lru_cache(maxsize=8)
+def _book_messages(files: tuple[tuple[Path, float], ...]) -> dict[str, str]:
+    out = {}
+    for path, _mtime in files:
+        for m in _read_po(path):
+            if m.id and isinstance(m.id, str) and m.string and not m.fuzzy:
+                out.setdefault(m.id, m.string)
+    return out
+
+
+def book_messages(language: str) -> dict[str, str]:
+    """Every translated string of the book's and the exercises' catalogues of ``language``."""
+    if language == "en":
+        return {}
+    return _book_messages(tuple((p, p.stat().st_mtime) for p in _book_po_files(language)))
+
+
+def tr(message: str) -> str:
+    """``message`` (text a chapter or an exercise shows from its code) in the course language."""
+    lang = language()
+    if lang == "en":
+        return message
+    found = book_messages(lang).get(message)
+    return found if found else translations(lang).gettext(message)
+
+
+def _literal(quoted: str, quote: str) -> str:
+    import ast
+    return ast.literal_eval(quote + quoted + quote)
+
+
+def code_messages(source: str) -> list[str]:
+    """The tr("...") strings of a piece of Python (hidden tests left out: students never read them)."""
+    return [_literal(m["s"], m["q"]) for m in TR_CALL.finditer(HIDDEN.sub("", source))]
+
+
+def markdown_blocks(text: str) -> list[str]:
+    """A markdown cell cut at blank lines (a fenced block stays whole): the units translators see."""
+    blocks, current, fenced = [], [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if not line.strip() and not fenced:
+            if current:
+                blocks.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _student_cells(nb):
+    """Cells a student reads: everything but solution cells (model answers are never translated into
+    the release; nbgrader replaces them with its stub)."""
+    return [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def notebook_messages(nb) -> list[str]:
+    """Template strings of an exercise notebook: markdown blocks and tr() strings, in order."""
+    out = []
+    for cell in _student_cells(nb):
+        out += markdown_blocks(cell.source) if cell.cell_type == "markdown" else code_messages(cell.source)
+    return list(dict.fromkeys(m for m in out if m.strip()))
+
+
+def translate_notebook(nb, language: str, messages: dict[str, str] | None = None):
+    """The notebook with every catalogued markdown block and tr() string in ``language`` (in place).
+    A code string is rewritten inside its tr() call, so the released notebook reads Spanish with no
+    catalogue at hand; what is not translated stays English."""
+    messages = book_messages(language) if messages is None else messages
+    if not messages:
+        return nb
+
+    def code(m):
+        text = messages.get(_literal(m["s"], m["q"]))
+        return f"tr({text!r})" if text else m[0]
+
+    for cell in _student_cells(nb):
+        if cell.cell_type == "markdown":
+            blocks = markdown_blocks(cell.source)
+            if any(b in messages for b in blocks):
+                cell.source = "\n\n".join(messages.get(b, b) for b in blocks)
+        else:
+            cell.source = TR_CALL.sub(code, cell.source)
+    nb.metadata["iome"] = {**nb.metadata.get("iome", {}), "language": language}
+    return nb
+
+
+def write_template(path: Path, messages: list[tuple[str, str]]) -> None:
+    """A .pot of (message, location) pairs, sorted as given."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+    catalog = Catalog(project="Internationalizing Medical Education", fuzzy=False)
+    for message, where in messages:
+        catalog.add(message, locations=[(where, 0)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        write_po(fh, catalog, width=0, omit_header=True, include_lineno=False)
+
+
+def append_to_template(pot: Path, messages: list[tuple[str, str]]) -> None:
+    """Add code strings to a page's template (written by Sphinx's gettext builder)."""
+    from babel.messages.pofile import write_po
+    catalog = _read_po(pot)
+    for message, where in messages:
+        if message not in catalog:
+            catalog.add(message, locations=[(where, 0)])
+    with open(pot, "wb") as fh:
+        write_po(fh, catalog, width=0, include_lineno=False)
+
+
+def book_templates(root: Path, gettext_out: Path) -> Path:
+    """Write ``locales/pot/`` (committed; translators start from it): the pages' templates from Sphinx's
+    gettext builder plus each page's tr() strings, and one template per exercise
+    (``exercises/<name>.pot``: its markdown blocks and tr() strings). The book's copies of the exercises
+    (book/exercises/) are left out: they are the already translated release."""
+    import shutil
+
+    import nbformat
+    pot = root / "locales" / "pot"
+    shutil.rmtree(pot, ignore_errors=True)
+    for path in gettext_out.rglob("*.pot"):
+        rel = path.relative_to(gettext_out)
+        if rel.parts[:2] == ("book", "exercises"):
+            continue
+        target = pot / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    for page in sorted((root / "book").rglob("*.md")):
+        rel = page.relative_to(root)
+        if rel.parts[:2] == ("book", "exercises"):
+            continue
+        found = [m for block in CODE_CELL.findall(page.read_text(encoding="utf-8")) for m in code_messages(block)]
+        target = (pot / rel).with_suffix(".pot")
+        if found and target.is_file():
+            append_to_template(target, [(m, rel.as_posix()) for m in found])
+        elif found:
+            write_template(target, [(m, rel.as_posix()) for m in found])
+    for source in sorted((root / "exercises" / "source").glob("*/*.ipynb")):
+        rel = source.relative_to(root).as_posix()
+        messages = notebook_messages(nbformat.read(source, as_version=4))
+        write_template(pot / "exercises" / f"{source.stem}.pot", [(m, rel) for m in messages])
+    return pot
