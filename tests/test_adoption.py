@@ -252,3 +252,86 @@ def test_warnings_keep_the_chapter_file_line_numbers(tmp_path):
     assert "is not assessed: tag a graded cell of an exercise with iome.outcomes [\"chapter#2\"]" in out
     page = (tmp_path / "_build" / "html" / "book" / "iome" / "chapter.html").read_text()
     assert "iome-area-iome" in page and "Compare out-of-pocket shares" in page
+
+
+# ---- the Spanish student version: catalogue -> release -> autograde (real nbgrader) --------------
+
+def test_a_spanish_release_reads_spanish_and_grades_in_spanish(tmp_path, monkeypatch):
+    """An exercise's catalogue turns the student version Spanish (markdown and the tr() message of a
+    visible test) while model answers and hidden tests stay out of it; autograde in the same edition
+    gives the right answer full marks and shows a wrong one the Spanish message."""
+    import nbformat
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    from iome import i18n
+    from iome.grading import nbgrader, release
+    repo = tmp_path / "repo"
+    course = repo / "exercises"
+    (course / "source" / "mini").mkdir(parents=True)
+    (repo / "data").symlink_to(ROOT / "data")
+    (repo / "course.yml").write_text("school: S\nhome: KEN\npeers: [GBR, ETH]\nlanguage: en\n")
+    shutil.copy2(ROOT / "exercises" / "nbgrader_config.py", course / "nbgrader_config.py")
+    nb = nbformat.v4.new_notebook(cells=[
+        _cell("markdown", "# Mini exercise\n\nStore a **positive** number in `value`.", "intro", locked=True),
+        _cell("code", "from iome.i18n import tr", "setup", locked=True),
+        _cell("code", "### BEGIN SOLUTION\nvalue = 3\n### END SOLUTION", "q1-answer", solution=True),
+        _cell("code", 'assert value > 0, tr("value must be positive")\n### BEGIN HIDDEN TESTS\n'
+                      'assert value == 3, tr("secret check")\n### END HIDDEN TESTS',
+              "q1-tests", grade=True, locked=True, points=2),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, course / "source" / "mini" / "mini.ipynb")
+    # the template holds what students read: no model answer, no hidden test
+    messages = i18n.notebook_messages(nb)
+    assert messages == ["# Mini exercise", "Store a **positive** number in `value`.", "value must be positive"]
+    catalog = Catalog(locale="es")
+    for en, es in zip(messages, ["# Ejercicio breve", "Guarde un número **positivo** en `value`.",
+                                 "value debe ser positivo"]):
+        catalog.add(en, es)
+    po = repo / "locales" / "es" / "LC_MESSAGES" / "exercises" / "mini.po"
+    po.parent.mkdir(parents=True)
+    with open(po, "wb") as fh:
+        write_po(fh, catalog)
+    monkeypatch.setenv("IOME_COURSE_FILE", str(repo / "course.yml"))
+    monkeypatch.setenv("IOME_LANGUAGE", "es")
+    student = nbformat.read(next((release("mini", course=course)).glob("*.ipynb")), as_version=4)
+    text = "\n".join(c.source for c in student.cells)
+    assert "# Ejercicio breve" in text and "Guarde un número **positivo** en `value`." in text
+    assert "tr('value debe ser positivo')" in text and "Mini exercise" not in text
+    assert "value = 3" not in text and "secret check" not in text and "HIDDEN" not in text
+    for who, answer in (("right", "value = 3"), ("wrong", "value = -1")):
+        work = (course / "submitted" / who / "mini")
+        work.mkdir(parents=True)
+        mine = nbformat.from_dict(json.loads(nbformat.writes(student)))
+        next(c for c in mine.cells if c.metadata["nbgrader"]["grade_id"] == "q1-answer").source = answer
+        nbformat.write(mine, work / "mini.ipynb")
+    nbgrader("db", "student", "add", "right", course=course)
+    nbgrader("db", "student", "add", "wrong", course=course)
+    nbgrader("autograde", "mini", "--force", course=course)
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        scores = {s: gb.find_submission("mini", s).score for s in ("right", "wrong")}
+    assert scores == {"right": 2, "wrong": 0}
+    graded = nbformat.read(course / "autograded" / "wrong" / "mini" / "mini.ipynb", as_version=4)
+    outputs = json.dumps([c.get("outputs", []) for c in graded.cells], ensure_ascii=False)
+    assert "value debe ser positivo" in outputs and "value must be positive" not in outputs
+
+
+def test_book_templates_hold_the_code_strings_of_each_page(tmp_path):
+    """`iome i18n extract`: a chapter's tr() strings join its page template; the book's copies of the
+    exercises are left out (they are the translated release); each exercise gets its own template."""
+    from iome.i18n import _read_po, book_templates
+    gettext = tmp_path / "_build" / "gettext"
+    (gettext / "book" / "exercises").mkdir(parents=True)
+    (gettext / "book" / "exercises" / "mini.pot").write_text('msgid "Copy"\nmsgstr ""\n')
+    (gettext / "book" / "page.pot").write_text('msgid "Prose."\nmsgstr ""\n')
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "page.md").write_text(
+        "# Page\n\nProse.\n\n```{code-cell} ipython3\ntitle = tr(\"Physicians per 1,000\")\n"
+        "note = tr('{name} has {n} beds').format(name='A', n=1)\nkey = \"Low income\"\n```\n")
+    (tmp_path / "exercises" / "source").mkdir(parents=True)
+    pot = book_templates(tmp_path, gettext)
+    assert [m.id for m in _read_po(pot / "book" / "page.pot") if m.id] == [
+        "Prose.", "Physicians per 1,000", "{name} has {n} beds"]
+    assert not (pot / "book" / "exercises").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -176,23 +178,80 @@ def book():
 @click.option("--strict/--no-strict", default=True, help="Treat warnings as errors (default).")
 @click.option("--check/--no-check", default=True, help="Grade the solutions for the home country first (cached).")
 @click.option("--allow-untranslated", is_flag=True, help="Build another language even if catalogues have gaps.")
-def book_build(strict, check, allow_untranslated):
-    """Put the student version of every exercise in book/exercises/, then build the site."""
-    from .grading import GradingError, assignments, book_copy, release
-    from .settings import load_course
-    if load_course().language != "en" and not allow_untranslated:
-        _catalogue_check(load_course().language, limit=20)  # an untranslated string fails the edition
+@click.option("--edition", "only", default=None, metavar="LANG",
+              help="Build only this edition (default: course.yml's language, then every other edition "
+                   "listed in _config.yml's iome_editions).")
+def book_build(strict, check, allow_untranslated, only):
+    """Put the student version of every exercise in book/exercises/, then build the site: the course
+    language's edition in _build/html/, each other edition of iome_editions in _build/html/<folder>."""
+    from .settings import LANGUAGE_VAR, load_course
+    root = repo_root()
+    primary = load_course().language
+    editions = _editions(root)
+    others = [lang for lang in editions if lang != primary] if only is None else \
+        ([] if only == primary else [only])
+    if only is not None and only != primary and only not in editions:
+        raise click.ClickException(f"edition {only!r} is not in _config.yml's iome_editions "
+                                   f"({', '.join(editions) or 'none'}): add it there first.")
+    for lang in others:  # every edition's catalogues first: an untranslated string stops the build early
+        if lang != "en" and not allow_untranslated:
+            _catalogue_check(lang, limit=20)
+    if primary != "en" and not allow_untranslated:
+        _catalogue_check(primary, limit=20)  # an untranslated string fails the edition
     if check:
         console.print("home-country check of the exercises (iome check --quiet):")
         _home_check(verbose=False)
-    root = repo_root()
-    try:
-        for name in track(assignments(), "student versions"):
-            release(name)
-            book_copy(name)
-    except GradingError as exc:
-        raise click.ClickException(str(exc)) from None
+    html = root / "_build" / "html"
+    for lang in others:  # other editions first: book/exercises/ ends in the course language
+        os.environ[LANGUAGE_VAR] = lang
+        try:
+            console.print(f"edition {lang!r} -> {html / editions[lang]}")
+            out = root / "_build" / "editions" / lang
+            _build_edition(root, strict, out, scratch_course=True)
+            target = html / editions[lang]
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(out / "_build" / "html", target)
+        finally:
+            os.environ.pop(LANGUAGE_VAR, None)
+    if only is None or only == primary:
+        _build_edition(root, strict, None, scratch_course=False)
+    else:  # leave the book's exercise pages in the course language
+        _student_versions(root, scratch_course=False)
+
+
+def _editions(root: Path) -> dict[str, str]:
+    """_config.yml's ``sphinx.config.iome_editions``: {language: folder under the site's root}."""
+    import yaml
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    return dict(((config.get("sphinx") or {}).get("config") or {}).get("iome_editions") or {})
+
+
+def _student_versions(root: Path, scratch_course: bool) -> None:
+    """Release every exercise (in the current language) and copy it into book/exercises/. Another
+    edition releases in a scratch copy of the course folder: the instructor's gradebook keeps the
+    course language's cells."""
+    import tempfile
+
+    from .grading import GradingError, assignments, book_copy, course_dir, release
+    with tempfile.TemporaryDirectory(prefix="iome-edition-") as tmp:
+        course = None
+        if scratch_course:
+            course = Path(tmp) / "exercises"
+            shutil.copytree(course_dir() / "source", course / "source")
+            shutil.copy2(course_dir() / "nbgrader_config.py", course / "nbgrader_config.py")
+        try:
+            for name in track(assignments(), "student versions"):
+                release(name, course=course)
+                book_copy(name, course=course)
+        except GradingError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _build_edition(root: Path, strict: bool, out: Path | None, scratch_course: bool) -> None:
+    _student_versions(root, scratch_course)
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--keep-going"]
+    if out is not None:
+        cmd += ["--path-output", str(out)]
     if strict:
         cmd += ["-W", "-n"]
     start = time.perf_counter()

@@ -167,11 +167,13 @@ def prepare_state(repo: Path, state: Path, people: People, course_id: str = "iom
     (state / "home").chmod(0o711)
     owner = pwd.getpwnam(people.instructors[0])
 
-    # what every server may read: the course package, data, settings, jupyter config
+    # what every server may read: the course package, data, catalogues, settings, jupyter config
     runtime = state / "runtime"
     runtime.mkdir(exist_ok=True)
     _copy_tree(repo / "src" / "iome", runtime / "src" / "iome")
     _copy_tree(repo / "data", runtime / "data")
+    if (repo / "locales").is_dir():  # the exercises' catalogues: a release in the course language
+        _copy_tree(repo / "locales", runtime / "locales")
     shutil.copy2(os.environ.get("IOME_COURSE_FILE") or repo / "course.yml", runtime / "course.yml")
     _copy_tree(repo / "hub" / "jupyter", runtime / "jupyter")
     _readable(runtime)

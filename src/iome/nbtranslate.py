@@ -6,11 +6,14 @@ model answers are untouched. Catalogues: ``locales/<lang>/LC_MESSAGES/exercises/
 """
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from .i18n import language, translate_notebook
 
 
 class TranslateNotebook(Preprocessor):
+    enabled = Bool(True).tag(config=True)  # nbconvert's preprocessors are off by default
+
     def preprocess(self, nb, resources):
         lang = language()
         if lang != "en":

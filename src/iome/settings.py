@@ -14,13 +14,14 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
 ENV_VAR = "IOME_COURSE_FILE"  # point at another course.yml (tests, a second cohort)
+LANGUAGE_VAR = "IOME_LANGUAGE"  # build another edition without editing course.yml (iome book build)
 _ISO3 = re.compile(r"^[A-Z]{3}$")
 FIELDS = ("school", "home", "peers", "language", "hub_url")
 LMIC = ("Low", "Lower middle")
@@ -75,7 +76,14 @@ def load_course(path: Path | None = None) -> Course:
     """Read and check course.yml; errors name the file and the field to fix."""
     path = Path(path) if path else course_file()
     countries = _countries_file()
-    return _load_course_cached(str(path), _mtime(path), str(countries), _mtime(countries, required=False))
+    course = _load_course_cached(str(path), _mtime(path), str(countries), _mtime(countries, required=False))
+    edition = os.environ.get(LANGUAGE_VAR)
+    if edition and edition != course.language:
+        if edition not in languages():
+            raise SettingsError(f"{LANGUAGE_VAR}={edition!r}: no catalogues for this language; available: "
+                                f"{', '.join(languages())}.")
+        course = replace(course, language=edition)
+    return course
 
 
 def _mtime(path: Path | None, required: bool = True) -> float:

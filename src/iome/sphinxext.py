@@ -62,6 +62,11 @@ def settings_inited(app, config):
     for path in sorted(data.rglob("*")):
         if path.is_file() and path.suffix in (".csv", ".json"):
             digest.update(path.relative_to(data).as_posix().encode() + path.read_bytes())
+    if course.language != "en":  # what tr() prints in code cells comes from the catalogues
+        from .i18n import LOCALES
+        for folder in (Path(app.srcdir) / "locales" / course.language, LOCALES / course.language):
+            for path in sorted(folder.rglob("*.po")):
+                digest.update(path.name.encode() + path.read_bytes())
     config.iome_settings = digest.hexdigest()[:16]
     cache = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
     if not cache.is_absolute():
