@@ -178,3 +178,31 @@ def test_web_form_of_a_chart_fits_and_reads_well():
     assert layer["encoding"]["y"]["axis"]["labelFontSize"] == 11
     assert web["spec"]["config"]["legend"]["orient"] == "bottom" and web["spec"]["config"]["aria"] is False
     assert web["description"].lower() not in ("", "chart") and "T" in web["description"]
+
+
+def test_the_spanish_edition_is_complete_and_linked(site):
+    """The site offers both editions (iome_editions): every catalogue is complete, every chapter page
+    of es/ is Spanish down to what its code prints (no English tr() string left), names its area in
+    Spanish, and each edition links to the same page in the other; exercises read Spanish too."""
+    import nbformat
+
+    from iome.i18n import CODE_CELL, all_gaps, book_messages, code_messages, notebook_messages, translations
+    assert all_gaps("es") == {}, "untranslated strings: run `iome i18n check --language es`"
+    es, messages = site / "es", book_messages("es")
+    area = translations("es").gettext("Area: {area}").split("{")[0]
+    for chapter in ch.load_chapters(ROOT / "book"):
+        rel = chapter.path.relative_to(ROOT).with_suffix(".html")
+        html = (es / rel).read_text(encoding="utf-8")
+        text = readable(es / rel)
+        assert '<html lang="es"' in html and 'hreflang="en"' in html, rel
+        assert f'href="{"../" * (len(rel.parts) - 1)}es/{rel.as_posix()}" hreflang="es"' in page_of(site, chapter)
+        assert plain(messages[chapter.title]) in text and area in text, rel
+        source = chapter.path.read_text(encoding="utf-8")
+        left = [m for block in CODE_CELL.findall(source) for m in code_messages(block)
+                if len(m) > 25 and "{" not in m and messages.get(m, m) != m and plain(m) in text]
+        assert left == [], f"{rel}: English left on the Spanish page: {left[:3]}"
+        assert " nan" not in text, rel
+    for source in sorted((ROOT / "exercises" / "source").glob("*/*.ipynb")):
+        first = notebook_messages(nbformat.read(source, as_version=4))[1]
+        page = es / "book" / "exercises" / f"{source.stem}.html"
+        assert " ".join(plain(messages[first]).split())[:60] in " ".join(readable(page).split()), page

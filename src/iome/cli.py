@@ -188,6 +188,10 @@ def book_build(strict, check, allow_untranslated, only):
     root = repo_root()
     primary = load_course().language
     editions = _editions(root)
+    if editions and editions.get(primary) != "":
+        raise click.ClickException(
+            f"_config.yml: iome_editions must put course.yml's language ({primary}) at the site's root "
+            f"(\"\"), e.g. iome_editions: {{{primary}: \"\", ...}}; it has {editions}.")
     others = [lang for lang in editions if lang != primary] if only is None else \
         ([] if only == primary else [only])
     if only is not None and only != primary and only not in editions:

@@ -317,8 +317,19 @@ def book_templates(root: Path, gettext_out: Path) -> Path:
             append_to_template(target, [(m, rel.as_posix()) for m in found])
         elif found:
             write_template(target, [(m, rel.as_posix()) for m in found])
+    config = site_texts(root)
+    if config:
+        write_template(pot / "config.pot", [(m, "_config.yml") for m in config])
     for source in sorted((root / "exercises" / "source").glob("*/*.ipynb")):
         rel = source.relative_to(root).as_posix()
         messages = notebook_messages(nbformat.read(source, as_version=4))
         write_template(pot / "exercises" / f"{source.stem}.pot", [(m, rel) for m in messages])
     return pot
+
+
+def site_texts(root: Path) -> list[str]:
+    """What _config.yml shows on every page: the site's title, copyright line and footer (tr())."""
+    import yaml
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    found = [config.get("title"), config.get("copyright"), (config.get("html") or {}).get("extra_footer")]
+    return [t for t in found if isinstance(t, str) and t]

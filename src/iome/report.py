@@ -158,17 +158,13 @@ def _outcomes(course: Path, assignment: str, plan: autograde.Plan) -> tuple[list
     ...]}`` (``n`` 1-based in the chapter's ``course.outcomes``; plain numbers are read the same way).
     A graded cell without a tag assesses no outcome (listed as untagged); nothing is guessed from
     wording."""
-    from .chapters import chapter_files, parse_chapter
+    from .chapters import load_chapters
     from .settings import repo_root
     outcomes, title, stem = [], "", ""
     try:
-        for path, area in chapter_files(repo_root() / "book"):
-            try:
-                ch = parse_chapter(path, folder_area=area)
-            except ValueError:
-                continue
+        for ch in load_chapters(repo_root() / "book"):  # the TOC's chapters: a dropped one names nothing
             if ch.exercise == assignment:
-                outcomes, title, stem = list(ch.outcomes), ch.title, Path(path).stem
+                outcomes, title, stem = list(ch.outcomes), ch.title, Path(ch.path).stem
                 break
     except Exception:  # noqa: BLE001 - the report still works without a chapter
         outcomes = []

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
+from sphinx import addnodes
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
@@ -83,6 +84,14 @@ def settings_inited(app, config):
     config.myst_substitutions = {**(config.myst_substitutions or {}), "school": course.school or "This",
                                  "home_name": names.get(course.home, course.home),
                                  "peer_names": ", ".join(names.get(p, p) for p in course.peers)}
+    if course.language != "en":  # the site's name and footer, set in _config.yml, in the edition's language
+        from .i18n import tr  # catalogue: locales/<lang>/LC_MESSAGES/config.po
+        config.html_title = tr(config.html_title or config.project)
+        config.copyright = tr(config.copyright)
+        options = dict(config.html_theme_options or {})
+        if options.get("extra_footer"):
+            options["extra_footer"] = tr(options["extra_footer"])
+        config.html_theme_options = options
     if course.school:
         from .i18n import _
         options = dict(config.html_theme_options or {})
@@ -129,6 +138,17 @@ def add_banner(app, doctree):
     exercise = f"book/exercises/{chapter.exercise}" if chapter.exercise else None
     ready = exercise in app.env.found_docs  # link the exercise once its student version is in the book
     section[1:1] = ch.banner_nodes(chapter, docname, exercise if ready else None, _chapter_translator(app, docname))
+
+
+def translate_toc_captions(app, doctree):
+    """Part captions of the TOC in the page's language: sphinx-external-toc adds the toctrees after
+    Sphinx's own translation step (their captions are in the root page's catalogue all the same)."""
+    if app.config.language in (None, "en"):
+        return
+    translate = _chapter_translator(app, app.env.docname)
+    for node in doctree.findall(addnodes.toctree):
+        if node.get("rawcaption"):
+            node["caption"] = translate(node["rawcaption"])
 
 
 def _chapter_translator(app, docname):
@@ -430,7 +450,56 @@ def site_build_finished(app, exc):
     write_kit(Path(app.srcdir), out / KIT, notebooks)
 
 
+# ---- glued values inside translated paragraphs -------------------------------------------------
+# Sphinx translates a paragraph by parsing its msgstr as a small document of its own, so a
+# {glue:text}`key` role there finds no glue data (myst-nb keeps it on the page's document only while
+# that is parsed). The page's notebook renderer is kept for the rest of the page's read, and a glue
+# lookup in a translated message falls back to it.
+
+class _KeepRenderer(dict):
+    def __init__(self, data, env):
+        super().__init__(data)
+        self.env = env
+
+    def pop(self, key, *default):
+        value = super().pop(key, *default)
+        if key == "nb_renderer" and value is not None:
+            self.env.temp_data["iome_nb_renderer"] = value
+        return value
+
+
+def _glue_in_translations():
+    from myst_nb import sphinx_ as nb_sphinx
+    from myst_nb.ext.glue import directives, roles, utils
+    if getattr(utils, "_iome_patched", False):
+        return
+    parse = nb_sphinx.Parser.parse
+    retrieve = utils.retrieve_glue_data
+
+    def parse_keeping_renderer(self, inputstring, document):
+        env = getattr(document.settings, "env", None)
+        if env is not None and not str(document.get("source", "")).endswith("<translated>"):
+            document.attributes = _KeepRenderer(document.attributes, env)
+        return parse(self, inputstring, document)
+
+    def retrieve_with_page_fallback(document, key):
+        try:
+            return retrieve(document, key)
+        except utils.RetrievalError:
+            env = getattr(document.settings, "env", None)
+            page = env.temp_data.get("iome_nb_renderer") if env is not None else None
+            if page is None or not str(document.get("source", "")).endswith("<translated>"):
+                raise
+            return retrieve({"nb_renderer": page}, key)
+
+    nb_sphinx.Parser.parse = parse_keeping_renderer
+    for module in (utils, roles, directives):
+        module.retrieve_glue_data = retrieve_with_page_fallback
+    utils._iome_patched = True
+
+
 def setup(app):
+    _glue_in_translations()
     app.add_config_value("iome_settings", "", "env")  # hash of course.yml and data/, set from them
     app.add_config_value("iome_require_assessed_outcomes", False, "env")
     app.add_config_value("iome_editions", {}, "html")  # {"en": "", "es": "es/"}: language switcher links
@@ -439,6 +508,7 @@ def setup(app):
     app.connect("config-inited", config_inited)
     app.connect("builder-inited", builder_inited)
     app.connect("doctree-read", add_banner)
+    app.connect("doctree-read", translate_toc_captions, priority=900)  # after sphinx-external-toc
     app.connect("env-get-outdated", env_get_outdated)
     app.connect("doctree-resolved", fix_coverage_links)
     app.connect("html-page-context", html_page_context)
