@@ -174,7 +174,7 @@ def test_the_package_catalogues_are_complete_and_spanish_names_come_from_the_dat
     assert names["SSD"] == "Sudán del Sur" and names["NRU"] == "Nauru"
     assert data.latest("physicians_per_1000").set_index("iso3").loc["DEU", "name"] == "Alemania"
     spec = charts.indicator_chart("physicians_per_1000").to_dict()
-    assert spec["title"]["text"] == "Médicos (por cada 1.000 habitantes)"
+    assert spec["title"]["text"] == "Médicos (por cada 1,000 habitantes)"
     assert spec["title"]["subtitle"][0].startswith("Fuente:") and "Gráfico de barras" in spec["description"]
     assert any(r["label"] == "Sudán del Sur (país propio)" for r in next(iter(spec["datasets"].values())))
 

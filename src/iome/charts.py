@@ -52,18 +52,24 @@ alt.renderers.register("iome", _renderer)
 alt.renderers.enable("iome")
 
 
+def source_template(name: str) -> tuple[str, str | None]:
+    """A resource's attribution as a template and its indicator code: ("World Bank, World Development
+    Indicators ({}), CC BY 4.0.", "SP.POP.TOTL"); the template is what the catalogues translate."""
+    res = data.describe(name)
+    text = res.get("attribution") or res["title"]
+    m = re.match(r"^(.*) \(([^()]+)\)(, .*)$", text)
+    return (m.group(1) + " ({})" + m.group(3), m.group(2)) if m else (text, None)
+
+
 def source_line(*names: str) -> str:
     """'Source: ...' text naming the dataset, indicator code and licence of each resource."""
     parts: dict[str, list[str]] = {}  # "World Bank, WDI ({}), CC BY 4.0." -> indicator codes
     for name in names:
-        res = data.describe(name)
-        text = res.get("attribution") or res["title"]
-        m = re.match(r"^(.*) \(([^()]+)\)(, .*)$", text)
-        key, code = (m.group(1) + " ({})" + m.group(3), m.group(2)) if m else (text, None)
+        key, code = source_template(name)
         codes = parts.setdefault(key, [])
         if code and code not in codes:
             codes.append(code)
-    return _("Source:") + " " + " ".join(k.format(", ".join(v)) if v else k for k, v in parts.items())
+    return _("Source:") + " " + " ".join(_(k).format(", ".join(v)) if v else _(k) for k, v in parts.items())
 
 
 def income_scale() -> alt.Scale:
@@ -167,7 +173,7 @@ def indicator_chart(name: str, iso3s: list[str] | None = None, *, since: int | N
     frame = frame[frame["iso3"].isin(iso3s)]
     missing = sorted(set(iso3s) - set(frame["iso3"]))
     from .chapters import country_list, number
-    unit, title = res.get("unit", ""), res["title"]
+    unit, title = _(res.get("unit", "")) if res.get("unit") else "", res["title"]
     shown = ", ".join(f"{r.name} {number(r.value)}" for r in frame.sort_values("value", ascending=False).itertuples())
     description = (_("Bar chart of {title} (latest year available for each country): {shown}.").format(
                        title=_(title), shown=shown)

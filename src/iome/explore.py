@@ -97,7 +97,8 @@ def site_spec(names: list[str], countries: list[str] | None = None, since: int |
     for i, name in enumerate(names):
         res = data.describe(name)
         titles.append(_title(name))
-        units.append(res.get("unit") or _title(name))
+        unit = res.get("unit")
+        units.append(_(unit) if unit else _title(name))
         sources.append(name)
         for r in data.latest(name, since=since).itertuples():
             if r.iso3 in rows:

@@ -117,7 +117,10 @@ def _dynamic_messages() -> list[tuple[str, str]]:
     out = [(v, "src/iome/chapters.py") for d in (chapters.AREAS, chapters.AREA_TAGLINE, chapters.GOALS)
            for v in d.values()]
     out += [(g, "src/iome/charts.py") for g in (*charts.INCOME_COLORS, *charts.FIELD_TITLES.values())]
-    out += [(r["title"], "data/datapackage.json") for r in data.package()["resources"] if r.get("title")]
+    resources = data.package()["resources"]
+    out += [(r["title"], "data/datapackage.json") for r in resources if r.get("title")]
+    out += [(r["unit"], "data/datapackage.json") for r in resources if r.get("unit")]
+    out += [(charts.source_template(r["name"])[0], "data/datapackage.json") for r in resources]
     return out
 
 
