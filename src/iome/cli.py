@@ -220,7 +220,7 @@ def book_build(strict, check, allow_untranslated, only):
     if only is None or only == primary:
         _build_edition(root, strict, None, scratch_course=False)
     else:  # leave the book's exercise pages in the course language
-        _student_versions(root, scratch_course=False)
+        _student_versions(root, None)
 
 
 def _editions(root: Path) -> dict[str, str]:
@@ -230,36 +230,43 @@ def _editions(root: Path) -> dict[str, str]:
     return dict(((config.get("sphinx") or {}).get("config") or {}).get("iome_editions") or {})
 
 
-def _student_versions(root: Path, scratch_course: bool) -> None:
-    """Release every exercise (in the current language) and copy it into book/exercises/. Another
-    edition releases in a scratch copy of the course folder: the instructor's gradebook keeps the
-    course language's cells."""
+def _student_versions(root: Path, course: Path | None) -> None:
+    """Release every exercise (in the current language) into ``course`` (default: exercises/) and copy
+    it into book/exercises/."""
+    from .grading import GradingError, assignments, book_copy, release
+    try:
+        for name in track(assignments(), "student versions"):
+            release(name, course=course)
+            book_copy(name, course=course)
+    except GradingError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _build_edition(root: Path, strict: bool, out: Path | None, scratch_course: bool) -> None:
+    """Another edition releases in a scratch copy of the course folder (the instructor's gradebook
+    keeps the course language's cells) and its laptop kit takes the notebooks from there."""
     import tempfile
 
-    from .grading import GradingError, assignments, book_copy, course_dir, release
+    from .grading import course_dir
+    from .kit import RELEASE_ENV
     with tempfile.TemporaryDirectory(prefix="iome-edition-") as tmp:
         course = None
         if scratch_course:
             course = Path(tmp) / "exercises"
             shutil.copytree(course_dir() / "source", course / "source")
             shutil.copy2(course_dir() / "nbgrader_config.py", course / "nbgrader_config.py")
+            os.environ[RELEASE_ENV] = str(course / "release")
         try:
-            for name in track(assignments(), "student versions"):
-                release(name, course=course)
-                book_copy(name, course=course)
-        except GradingError as exc:
-            raise click.ClickException(str(exc)) from None
-
-
-def _build_edition(root: Path, strict: bool, out: Path | None, scratch_course: bool) -> None:
-    _student_versions(root, scratch_course)
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--keep-going"]
-    if out is not None:
-        cmd += ["--path-output", str(out)]
-    if strict:
-        cmd += ["-W", "-n"]
-    start = time.perf_counter()
-    code = subprocess.call(cmd, cwd=root)
+            _student_versions(root, course)
+            cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--keep-going"]
+            if out is not None:
+                cmd += ["--path-output", str(out)]
+            if strict:
+                cmd += ["-W", "-n"]
+            start = time.perf_counter()
+            code = subprocess.call(cmd, cwd=root)
+        finally:
+            os.environ.pop(RELEASE_ENV, None)
     console.print(f"book build took {time.perf_counter() - start:.0f} s")
     if code:
         raise click.ClickException("the book build failed: read the warnings above (file and line are named).")

@@ -11,6 +11,7 @@ the unzipped folder one command installs everything:
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -29,10 +30,14 @@ README = """Internationalizing Medical Education: course kit for your own comput
 """
 
 
+RELEASE_ENV = "IOME_RELEASE_DIR"  # another edition's release folder (iome book build, scratch course)
+
+
 def student_notebooks(root: Path) -> dict[str, Path]:
-    """assignment -> its released (student) notebook in exercises/release/."""
+    """assignment -> its released (student) notebook in exercises/release/ (or the edition's own)."""
     found = {}
-    for folder in sorted((root / "exercises" / "release").glob("*/")):
+    release = Path(os.environ.get(RELEASE_ENV) or root / "exercises" / "release")
+    for folder in sorted(release.glob("*/")):
         notebooks = sorted(folder.glob("*.ipynb"))
         if len(notebooks) == 1:
             found[folder.name] = notebooks[0]
@@ -53,12 +58,23 @@ def student_requirements(root: Path) -> str:
         "\n".join(lines) + "\n-e .\n"
 
 
+def _course_yml(root: Path) -> str:
+    """The course settings as this edition uses them (its language, when the build overrides it)."""
+    from .settings import course_file, load_course
+    text = course_file().read_text(encoding="utf-8")
+    language = load_course().language
+    if re.search(r"(?m)^language:", text):
+        return re.sub(r"(?m)^language:.*$", f"language: {language}", text)
+    return text.rstrip("\n") + f"\nlanguage: {language}\n"
+
+
 def write_kit(root: Path, target: Path, notebooks: dict[str, Path]) -> Path:
-    files = [root / "course.yml", root / "pyproject.toml", root / "LICENSE", root / "LICENSE-CONTENT.md"]
+    files = [root / "pyproject.toml", root / "LICENSE", root / "LICENSE-CONTENT.md"]
     files += sorted(p for p in (root / "data").rglob("*") if p.is_file())
     files += sorted(p for p in (root / "src" / "iome").rglob("*")
                     if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as kit:
+        kit.writestr("iome-course/course.yml", _course_yml(root))
         for path in files:
             if path.is_file():
                 kit.write(path, f"iome-course/{path.relative_to(root).as_posix()}")
