@@ -333,6 +333,7 @@ def book_templates(root: Path, gettext_out: Path) -> Path:
 def site_texts(root: Path) -> list[str]:
     """What _config.yml shows on every page: the site's title, copyright line and footer (tr())."""
     import yaml
-    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    path = root / "_config.yml"
+    config = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
     found = [config.get("title"), config.get("copyright"), (config.get("html") or {}).get("extra_footer")]
     return [t for t in found if isinstance(t, str) and t]

@@ -312,8 +312,9 @@ def chart_markup(spec: dict) -> str:
     explorer = bool(web["spec"].get("params")) and any("bind" in p for p in web["spec"]["params"])
     title = f'<p class="iome-chart-title">{esc(web["title"])}</p>' if web["title"] else ""
     source = "".join(f'<p class="iome-chart-source">{esc(s)}</p>' for s in web["source"])
-    hint = ('<p class="iome-explorer-hint">Change the controls to redraw the chart; '
-            'it runs in your browser.</p>') if explorer else ""
+    from .i18n import _
+    hint = ('<p class="iome-explorer-hint">' + _("Change the controls to redraw the chart; it runs in your "
+                                                   "browser.") + '</p>') if explorer else ""
     return (f'<figure class="iome-chart{" iome-explorer" if explorer else ""}">{title}{hint}'
             f'<div class="iome-vega" data-description="{esc(web["description"])}"></div>'
             f'<script type="application/json" class="iome-vega-spec">{payload}</script>'
@@ -334,29 +335,35 @@ def exercise_name(pagename: str) -> str | None:
 
 def run_box(app, pagename: str, context) -> str:
     """The "How to run this exercise" box of an exercise page (student notebook, hub, laptop)."""
+    from .i18n import _
     from .settings import load_course
     name = exercise_name(pagename)
     notebook = context["pathto"](f"notebooks/{name}.ipynb", 1)
     kit = context["pathto"](KIT, 1)
     hub = getattr(load_course(), "hub_url", "") or ""
     esc = html.escape
-    hub_text = (f'open <a href="{esc(hub)}">the class hub</a>, fetch <code>{esc(name)}</code> in the '
-                f'<em>Assignments</em> tab, work there and submit when you are done.'
-                if hub else 'if your class has a hub (JupyterHub), ask your instructor for its address; there '
-                f'you fetch <code>{esc(name)}</code> in the <em>Assignments</em> tab and submit it.')
-    return f"""<div class="admonition note iome-run" role="note" aria-label="How to run this exercise">
-<p class="admonition-title">How to run this exercise</p>
-<p><a class="reference download" href="{notebook}" download>Download the student notebook
-(<code>{esc(name)}.ipynb</code>)</a>. This page shows it read-only; run it in one of two places.</p>
+    code, tab = f"<code>{esc(name)}</code>", f"<em>{_('Assignments')}</em>"
+    hub_text = (_("open {hub}, fetch {name} in the {tab} tab, work there and submit when you are done.").format(
+                    hub=f'<a href="{esc(hub)}">{_("the class hub")}</a>', name=code, tab=tab)
+                if hub else _("if your class has a hub (JupyterHub), ask your instructor for its address; there "
+                              "you fetch {name} in the {tab} tab and submit it.").format(name=code, tab=tab))
+    title = _("How to run this exercise")
+    download = _("Download the student notebook ({file})").format(file=f"<code>{esc(name)}.ipynb</code>")
+    laptop = _("(Python 3.11 or newer): download {kit}, unzip it, and in the unzipped folder run one command, "
+               "which installs the course package, its data and Jupyter:").format(
+                   kit=f'<a href="{kit}" download>{_("the course kit")} (<code>{KIT}</code>)</a>')
+    then = _("then open the notebook with {command} (the kit holds every exercise). In Jupyter, choose {menu}; "
+             "the visible tests under each answer say whether its shape is right.").format(
+                 command=f"<code>jupyter lab notebooks/{esc(name)}.ipynb</code>", menu="<em>Run → Run All Cells</em>")
+    return f"""<div class="admonition note iome-run" role="note" aria-label="{esc(title)}">
+<p class="admonition-title">{title}</p>
+<p><a class="reference download" href="{notebook}" download>{download}</a>.
+{_("This page shows it read-only; run it in one of two places.")}</p>
 <ul>
-<li><strong>On the class hub:</strong> {hub_text}</li>
-<li><strong>On your laptop</strong> (Python 3.11 or newer): download <a href="{kit}" download>the course kit
-(<code>{KIT}</code>)</a>, unzip it, and in the unzipped folder run one command, which installs the
-course package, its data and Jupyter:
+<li><strong>{_("On the class hub:")}</strong> {hub_text}</li>
+<li><strong>{_("On your laptop")}</strong> {laptop}
 <pre>python -m pip install -r requirements-student.txt</pre>
-then open the notebook with <code>jupyter lab notebooks/{esc(name)}.ipynb</code> (the kit holds every
-exercise). In Jupyter, choose <em>Run → Run All Cells</em>; the visible tests under each answer say
-whether its shape is right.</li>
+{then}</li>
 </ul></div>"""
 
 
@@ -403,7 +410,8 @@ def accessible_markup(page: str) -> str:
     items (docutils writes the deprecated role doc-biblioentry under role="list")."""
     def name(m):
         label = html.escape(re.sub(r"<[^>]+>", "", html.unescape(m.group(2))).strip(), quote=True)
-        return f'{m.group(1)}<summary aria-label="Sections of {label}">'
+        from .i18n import _
+        return f'{m.group(1)}<summary aria-label="{_("Sections of {chapter}").format(chapter=label)}">'
     page = SIDEBAR_TOGGLE.sub(name, page)
     return page.replace('role="doc-biblioentry"', 'role="listitem"')
 
