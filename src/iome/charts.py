@@ -37,10 +37,37 @@ def _theme() -> alt.theme.ThemeConfig:
     }}
 
 
+def _income_groups_shown(spec: dict) -> dict:
+    """Income groups as a reader of the course language sees them: a chart made from the data's own
+    names ("Low", ...: what code computes with) shows the translated ones, in its data, sorts and
+    scale domains, so `income_scale()` colours it right in any edition."""
+    names = {g: _(g) for g in INCOME_COLORS}
+    if all(k == v for k, v in names.items()):
+        return spec
+
+    def walk(node, key=None):
+        if isinstance(node, dict):
+            return {k: walk(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            if key in ("domain", "sort", "oneOf"):
+                return [names.get(v, v) if isinstance(v, str) else walk(v) for v in node]
+            return [walk(v) for v in node]
+        return node
+
+    out = walk(spec)
+    tables = list((out.get("datasets") or {}).values()) + [out.get("data", {}).get("values") or []]
+    for rows in tables:
+        for row in rows if isinstance(rows, list) else []:
+            if isinstance(row, dict) and row.get("income_group") in names:
+                row["income_group"] = names[row["income_group"]]
+    return out
+
+
 def _renderer(spec: dict, **metadata):
     """Altair's html output (what Jupyter shows) plus the Vega-Lite spec (what the book renders
     with its own JavaScript, see iome.sphinxext)."""
     from altair.vegalite.v6.display import html_renderer
+    spec = _income_groups_shown(spec)
     bundle = html_renderer(spec, **metadata)
     bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
     bundle[VEGALITE_MIME] = spec
