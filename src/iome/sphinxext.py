@@ -185,10 +185,11 @@ class OutcomeCoverage(Directive):
                 return ""
             return ", ".join(f"{r.number}" + ("✓" if r.assessed_by else "✗") for r in mine)
 
+        translators = {c: _chapter_translator(env.app, env.path2doc(str(c.path))) for c in chapters}
         cells = [[_("Chapter"), _("Area"), *ch.GOALS, _("Outcomes assessed")]]
         for c in chapters:
             mine = [r for r in rows if r.chapter is c]
-            cells.append([(env.path2doc(str(c.path)), c.title), _(ch.AREAS[c.area]), *[mark(c, g) for g in ch.GOALS],
+            cells.append([(env.path2doc(str(c.path)), translators[c](c.title)), _(ch.AREAS[c.area]), *[mark(c, g) for g in ch.GOALS],
                           f"{sum(bool(r.assessed_by) for r in mine)} / {len(mine)}"])
         totals = cov.goal_totals(rows)
         cells.append([_("Outcomes assessed / declared"), "", *[f"{a} / {d}" for d, a in totals.values()],
@@ -200,7 +201,9 @@ class OutcomeCoverage(Directive):
         detail = [[_("Chapter"), "#", _("Outcome"), _("Goals"), _("Assessed by (exercise: graded cell)")]]
         for r in rows:
             by = "; ".join(f"{a.assignment}: {a.cell}" for a in r.assessed_by) or _("not assessed")
-            detail.append([(env.path2doc(str(r.chapter.path)), r.chapter.title), str(r.number), r.outcome.text,
+            tr_chapter = translators[r.chapter]
+            detail.append([(env.path2doc(str(r.chapter.path)), tr_chapter(r.chapter.title)), str(r.number),
+                           tr_chapter(r.outcome.text),
                            ", ".join(r.outcome.goals), by])
         return [matrix, legend, self._table(detail, env, "iome-coverage-detail")]
 
