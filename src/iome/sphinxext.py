@@ -345,26 +345,32 @@ def run_box(app, pagename: str, context) -> str:
     kit = context["pathto"](KIT, 1)
     hub = getattr(load_course(), "hub_url", "") or ""
     esc = html.escape
-    code, tab = f"<code>{esc(name)}</code>", f"<em>{_('Assignments')}</em>"
+    assignments_tab = _("Assignments")
+    code, tab = f"<code>{esc(name)}</code>", f"<em>{assignments_tab}</em>"
+    class_hub = _("the class hub")
     hub_text = (_("open {hub}, fetch {name} in the {tab} tab, work there and submit when you are done.").format(
-                    hub=f'<a href="{esc(hub)}">{_("the class hub")}</a>', name=code, tab=tab)
+                    hub=f'<a href="{esc(hub)}">{class_hub}</a>', name=code, tab=tab)
                 if hub else _("if your class has a hub (JupyterHub), ask your instructor for its address; there "
                               "you fetch {name} in the {tab} tab and submit it.").format(name=code, tab=tab))
     title = _("How to run this exercise")
     download = _("Download the student notebook ({file})").format(file=f"<code>{esc(name)}.ipynb</code>")
+    course_kit = _("the course kit")
     laptop = _("(Python 3.11 or newer): download {kit}, unzip it, and in the unzipped folder run one command, "
                "which installs the course package, its data and Jupyter:").format(
-                   kit=f'<a href="{kit}" download>{_("the course kit")} (<code>{KIT}</code>)</a>')
+                   kit=f'<a href="{kit}" download>{course_kit} (<code>{KIT}</code>)</a>')
     then = _("then open the notebook with {command} (the kit holds every exercise). In Jupyter, choose {menu}; "
              "the visible tests under each answer say whether its shape is right.").format(
                  command=f"<code>jupyter lab notebooks/{esc(name)}.ipynb</code>", menu="<em>Run → Run All Cells</em>")
+    # (no _() inside the f-string below: the extractor cannot see into f-string expressions)
+    read_only = _("This page shows it read-only; run it in one of two places.")
+    on_hub, on_laptop = _("On the class hub:"), _("On your laptop")
     return f"""<div class="admonition note iome-run" role="note" aria-label="{esc(title)}">
 <p class="admonition-title">{title}</p>
 <p><a class="reference download" href="{notebook}" download>{download}</a>.
-{_("This page shows it read-only; run it in one of two places.")}</p>
+{read_only}</p>
 <ul>
-<li><strong>{_("On the class hub:")}</strong> {hub_text}</li>
-<li><strong>{_("On your laptop")}</strong> {laptop}
+<li><strong>{on_hub}</strong> {hub_text}</li>
+<li><strong>{on_laptop}</strong> {laptop}
 <pre>python -m pip install -r requirements-student.txt</pre>
 {then}</li>
 </ul></div>"""
@@ -414,7 +420,8 @@ def accessible_markup(page: str) -> str:
     def name(m):
         label = html.escape(re.sub(r"<[^>]+>", "", html.unescape(m.group(2))).strip(), quote=True)
         from .i18n import _
-        return f'{m.group(1)}<summary aria-label="{_("Sections of {chapter}").format(chapter=label)}">'
+        sections = _("Sections of {chapter}").format(chapter=label)
+        return f'{m.group(1)}<summary aria-label="{sections}">'
     page = SIDEBAR_TOGGLE.sub(name, page)
     return page.replace('role="doc-biblioentry"', 'role="listitem"')
 
